@@ -1,0 +1,54 @@
+//! The resource kinds andon knows, with the names the API and the CLI use for them.
+
+/// How a kind is named across the API (`plural`), the CLI (any of the names) and files (`kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindInfo {
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub short: &'static [&'static str],
+}
+
+pub const SERVICE: KindInfo =
+    KindInfo { kind: "Service", plural: "services", singular: "service", short: &["svc"] };
+pub const ENVIRONMENT: KindInfo =
+    KindInfo { kind: "Environment", plural: "environments", singular: "environment", short: &["env"] };
+
+/// Every kind, in the order the UI and `andon get all` list them.
+pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT];
+
+/// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).
+pub fn lookup(name: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| {
+        k.kind.eq_ignore_ascii_case(name)
+            || k.plural.eq_ignore_ascii_case(name)
+            || k.singular.eq_ignore_ascii_case(name)
+            || k.short.iter().any(|s| s.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Finds a kind by its exact `kind` spelling, as manifests must write it.
+pub fn by_kind(kind: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.kind == kind)
+}
+
+/// Finds a kind by its API plural (`services`).
+pub fn by_plural(plural: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.plural == plural)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_finds_its_kind() {
+        for name in ["Service", "services", "SERVICE", "svc"] {
+            assert_eq!(lookup(name).map(|k| k.kind), Some("Service"), "{name}");
+        }
+        assert_eq!(lookup("env").map(|k| k.kind), Some("Environment"));
+        assert_eq!(lookup("pods"), None);
+        assert_eq!(by_plural("environments"), Some(&ENVIRONMENT));
+        assert_eq!(by_kind("service"), None);
+    }
+}

@@ -1,0 +1,264 @@
+//! The Kubernetes-style envelope (`apiVersion`, `kind`, `metadata`, `spec`) and the
+//! reading of a multi-document input into validated manifests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use andon_core::ObjectRef;
+use andon_core::object::DEFAULT_NAMESPACE;
+use serde::Serialize;
+
+use crate::decode::{Ctx, index};
+use crate::diag::{Diagnostic, Pos, did_you_mean};
+use crate::environment::{self, EnvironmentSpec};
+use crate::kinds::{self, KINDS, KindInfo};
+use crate::names::{check_dns1123_label, check_label_key, check_label_value};
+use crate::service::{self, ServiceSpec};
+use crate::yaml::{self, Node, Value};
+
+pub const API_VERSION: &str = "andon.dev/v1";
+
+/// The typed spec of each kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    Service(ServiceSpec),
+    Environment(EnvironmentSpec),
+}
+
+/// The user-settable part of `metadata`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Metadata {
+    pub name: String,
+    pub namespace: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// When given, the write succeeds only if the stored resource is still at this version.
+    #[serde(skip)]
+    pub resource_version: Option<u64>,
+}
+
+/// Where a manifest came from, for messages that point back at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub pos: Pos,
+}
+
+/// One validated resource document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub kind: &'static KindInfo,
+    pub metadata: Metadata,
+    pub spec: Spec,
+    pub origin: Origin,
+}
+
+impl Manifest {
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef::new(self.kind.kind, &self.metadata.namespace, &self.metadata.name)
+    }
+
+    /// The spec as stored and served, defaults filled in.
+    pub fn spec_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.spec).unwrap_or_default()
+    }
+
+    pub fn labels_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.metadata.labels).unwrap_or_default()
+    }
+
+    pub fn annotations_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.metadata.annotations).unwrap_or_default()
+    }
+}
+
+const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
+const METADATA_FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "creationTimestamp",
+];
+
+/// Reads every document of one input. Returns the manifests, or every problem found
+/// (each carrying `file`). Empty documents are skipped; `kind: List` expands its `items`.
+pub fn parse_manifests(
+    file: &str,
+    bytes: &[u8],
+    default_namespace: Option<&str>,
+) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+    let docs = yaml::parse(bytes).map_err(|d| vec![d.with_file(file)])?;
+    let mut ctx = Ctx::default();
+    let mut out = Vec::new();
+    let ns = default_namespace.unwrap_or(DEFAULT_NAMESPACE);
+    for doc in &docs {
+        if doc.root.value == Value::Null {
+            continue;
+        }
+        if is_list(&doc.root) {
+            decode_list(&mut ctx, &doc.root, file, ns, &mut out);
+        } else if let Some(m) = decode_manifest(&mut ctx, &doc.root, file, ns) {
+            out.push(m);
+        }
+    }
+    let mut diags = ctx.diags;
+    diags.extend(check_unique(&out));
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags.into_iter().map(|d| d.with_file(file)).collect())
+    }
+}
+
+fn is_list(node: &Node) -> bool {
+    let Value::Map(entries) = &node.value else { return false };
+    entries.iter().any(|(k, v)| k.key_text() == "kind" && v.value == Value::Str("List".into()))
+}
+
+fn decode_list(ctx: &mut Ctx, node: &Node, file: &str, ns: &str, out: &mut Vec<Manifest>) {
+    let Some(o) = ctx.object(node, "", &["apiVersion", "kind", "metadata", "items"]) else { return };
+    let Some(items) = o.require(ctx, "items").and_then(|n| ctx.list(n, "items")) else { return };
+    for (i, item) in items.iter().enumerate() {
+        let before = ctx.diags.len();
+        let m = decode_manifest(ctx, item, file, ns);
+        for d in &mut ctx.diags[before..] {
+            d.field = if d.field.is_empty() { index("items", i) } else { format!("{}.{}", index("items", i), d.field) };
+        }
+        out.extend(m);
+    }
+}
+
+/// Finds resources named twice in one input set; reported at the second occurrence.
+pub fn check_unique(manifests: &[Manifest]) -> Vec<Diagnostic> {
+    let mut seen: HashMap<ObjectRef, &Origin> = HashMap::new();
+    let mut out = Vec::new();
+    for m in manifests {
+        if let Some(first) = seen.insert(m.object_ref(), &m.origin) {
+            let mut d = Diagnostic::at(
+                m.origin.pos,
+                "metadata.name",
+                format!(
+                    "duplicate {} {}/{} in one apply (first defined at {}:{}:{})",
+                    m.kind.kind,
+                    m.metadata.namespace,
+                    m.metadata.name,
+                    first.file,
+                    first.pos.line,
+                    first.pos.col
+                ),
+            );
+            d.file = Some(m.origin.file.clone());
+            out.push(d);
+            seen.insert(m.object_ref(), first);
+        }
+    }
+    out
+}
+
+fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<Manifest> {
+    let before = ctx.diags.len();
+    let o = ctx.object(node, "", ENVELOPE_FIELDS)?;
+    if let Some(n) = o.require(ctx, "apiVersion") {
+        if let Some(v) = ctx.string(n, "apiVersion") {
+            if v != API_VERSION {
+                ctx.error(n.pos, "apiVersion", format!("unsupported apiVersion {v:?}; expected {API_VERSION:?}"));
+            }
+        }
+    }
+    let kind = o.require(ctx, "kind").and_then(|n| {
+        let k = ctx.string(n, "kind")?;
+        let found = kinds::by_kind(&k);
+        if found.is_none() {
+            let names: Vec<&str> = KINDS.iter().map(|k| k.kind).collect();
+            let hint = match did_you_mean(&k, &names) {
+                Some(s) => format!(" (did you mean {s:?}?)"),
+                None => String::new(),
+            };
+            ctx.error(n.pos, "kind", format!("unknown kind {k:?}{hint}; known kinds: {}", names.join(", ")));
+        }
+        found
+    });
+    let metadata = o.require(ctx, "metadata").and_then(|n| decode_metadata(ctx, n, ns));
+    let spec = match kind {
+        Some(k) if k.kind == "Service" => {
+            o.require(ctx, "spec").and_then(|n| service::decode(ctx, n, "spec")).map(Spec::Service)
+        }
+        Some(_) => match o.opt("spec") {
+            Some(n) => environment::decode(ctx, n, "spec").map(Spec::Environment),
+            None => Some(Spec::Environment(EnvironmentSpec::default())),
+        },
+        None => None,
+    };
+    if ctx.diags.len() != before {
+        return None;
+    }
+    Some(Manifest {
+        kind: kind?,
+        metadata: metadata?,
+        spec: spec?,
+        origin: Origin { file: file.to_owned(), pos: node.pos },
+    })
+}
+
+fn decode_metadata(ctx: &mut Ctx, node: &Node, default_ns: &str) -> Option<Metadata> {
+    let before = ctx.diags.len();
+    let o = ctx.object(node, "metadata", METADATA_FIELDS)?;
+    let dns_name = |ctx: &mut Ctx, field: &str| -> Option<String> {
+        let n = o.opt(field)?;
+        let p = o.path_of(field);
+        let v = ctx.string(n, &p)?;
+        if let Err(e) = check_dns1123_label(&v) {
+            ctx.error(n.pos, &p, e);
+        }
+        Some(v)
+    };
+    let name = dns_name(ctx, "name");
+    if name.is_none() && o.opt("name").is_none() {
+        ctx.error(node.pos, "metadata.name", "required field is missing");
+    }
+    let namespace = dns_name(ctx, "namespace").unwrap_or_else(|| default_ns.to_owned());
+    let labels = o
+        .opt("labels")
+        .and_then(|n| {
+            ctx.string_map(n, "metadata.labels", |ctx, k, v, key, value| {
+                if let Err(e) = check_label_key(key) {
+                    ctx.error(k.pos, format!("metadata.labels.{key}"), e);
+                }
+                if let Err(e) = check_label_value(value) {
+                    ctx.error(v.pos, format!("metadata.labels.{key}"), e);
+                }
+            })
+        })
+        .unwrap_or_default();
+    let annotations = o
+        .opt("annotations")
+        .and_then(|n| {
+            ctx.string_map(n, "metadata.annotations", |ctx, k, _, key, _| {
+                if let Err(e) = check_label_key(key) {
+                    ctx.error(k.pos, format!("metadata.annotations.{key}"), e.replace("label key", "annotation key"));
+                }
+            })
+        })
+        .unwrap_or_default();
+    let resource_version = o.opt("resourceVersion").and_then(|n| {
+        let parsed = match &n.value {
+            Value::Str(s) => s.parse::<u64>().ok(),
+            Value::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            ctx.error(n.pos, "metadata.resourceVersion", "expected a resource version as returned by the server (a number)");
+        }
+        parsed
+    });
+    if ctx.diags.len() != before {
+        return None;
+    }
+    Some(Metadata { name: name?, namespace, labels, annotations, resource_version })
+}
