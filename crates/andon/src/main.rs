@@ -1,1 +1,116 @@
-fn main() {}
+//! The `andon` binary: parses the command line, runs the server for `server` and
+//! `up`, and hands every other command to the CLI.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use andon_cli::{Cli, Command, LogFormat, ServerArgs};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("andon").build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            andon_cli::output::error(&format!("cannot start the runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => serve(args, Vec::new(), &cli.namespace).await,
+            Command::Up { server, paths } => serve(server, paths, &cli.namespace).await,
+            _ => andon_cli::run(cli).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+fn init_logs(format: &LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ANDON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT; with `paths`, applies them once it is ready.
+async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str) -> u8 {
+    init_logs(&args.log_format);
+    if !paths.is_empty() {
+        // Refuse bad files before starting anything.
+        let checked = andon_spec::lint::collect_inputs(&paths)
+            .and_then(|inputs| andon_spec::lint::load(&inputs, Some(namespace)).map(|_| inputs));
+        if let Err(diags) = checked {
+            andon_cli::output::diagnostics(&diags, &[], false);
+            return 2;
+        }
+    }
+    let config = andon_server::Config {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        request_timeout: Duration::from_secs(args.request_timeout),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    let mut server = match andon_server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            andon_cli::output::error(&e.to_string());
+            return 1;
+        }
+    };
+    let url = format!("http://{}", server.addr());
+    if !paths.is_empty() {
+        let applied = match andon_cli::client::Client::new(&url) {
+            Ok(c) => andon_cli::apply_paths(&c, &paths, namespace).await,
+            Err(e) => Err(e),
+        };
+        match applied {
+            Ok(0) => {}
+            Ok(code) => {
+                let _ = server.shutdown().await;
+                return code;
+            }
+            Err(e) => {
+                andon_cli::output::error(&e.to_string());
+                let _ = server.shutdown().await;
+                return e.exit_code();
+            }
+        }
+        andon_cli::output::note(&format!("andon is up: UI and API at {url} (Ctrl-C to stop)"));
+    }
+    server.wait_for(shutdown_signal()).await;
+    tracing::info!("shutting down");
+    match server.shutdown().await {
+        Ok(()) => 0,
+        Err(e) => {
+            andon_cli::output::error(&e.to_string());
+            1
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

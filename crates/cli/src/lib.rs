@@ -1,1 +1,119 @@
-//! placeholder
+//! andon's command line: `andon <noun> <verb>`. Client commands talk to a server over
+//! HTTP; `lint` needs none. `server` and `up` are parsed here and run by the binary.
+
+pub mod client;
+mod commands;
+pub mod output;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use commands::{apply_paths, run};
+
+/// The DevOps loop in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "andon", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The andon server to talk to.
+    #[arg(long, global = true, env = "ANDON_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
+    /// Namespace of the resources to act on.
+    #[arg(short, long, global = true, env = "ANDON_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate resource files and store them: created, configured or unchanged.
+    Apply {
+        /// Files or directories (`*.yaml`, `*.yml`, `*.json`), or `-` for standard input.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+    },
+    /// Show resources of a kind, or one resource.
+    Get {
+        /// Kind: service (svc), environment (env), in singular or plural.
+        kind: String,
+        name: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+        /// List across all namespaces.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// Delete a resource.
+    Delete {
+        kind: String,
+        name: String,
+    },
+    /// Show the event journal; with -f, follow it live.
+    Events {
+        #[arg(short, long)]
+        follow: bool,
+        /// Start after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Most events to show (without -f).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Check resource files without a server: every problem as file:line:col: field: message.
+    Lint {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the andon server.
+    Server(ServerArgs),
+    /// Run the server on the embedded default and apply the given files to it.
+    Up {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Files or directories to apply once the server is ready.
+        paths: Vec<PathBuf>,
+    },
+    /// Print the client's version and, when reachable, the server's.
+    Version,
+    /// Print a shell completion script.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to serve the API and UI on.
+    #[arg(long, env = "ANDON_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: String,
+    /// Where andon keeps its state (SQLite database, lock file).
+    #[arg(long, env = "ANDON_DATA_DIR", default_value = ".andon")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL (postgres://user:pass@host/db) instead of SQLite in the data dir.
+    #[arg(long, env = "ANDON_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[arg(long, env = "ANDON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Seconds to let in-flight requests finish on SIGTERM/SIGINT.
+    #[arg(long, env = "ANDON_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+    /// Seconds a request may take before it is answered with 504.
+    #[arg(long, env = "ANDON_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+}

@@ -1,1 +1,169 @@
-//! placeholder
+//! andon's server: the HTTP API over the store, the UI, andon's own metrics, and the
+//! lifecycle (data-dir lock, readiness, graceful drain).
+
+mod api;
+mod error;
+mod events;
+mod metrics;
+mod ui;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use andon_core::{Clock, SystemClock};
+use andon_store::Store;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use error::ServerError;
+
+/// How the server is run; every field has an `ANDON_*` environment equivalent in the CLI.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL; SQLite in the data dir otherwise.
+    pub database_url: Option<String>,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:7070".into(),
+            data_dir: PathBuf::from(".andon"),
+            database_url: None,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A started server.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<Result<(), ServerError>>,
+    store: Store,
+    grace: Duration,
+    _lock: std::fs::File,
+}
+
+/// Opens the store, binds the listener and starts serving.
+pub async fn start(config: Config) -> Result<Server, ServerError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServerError::DataDir(config.data_dir.display().to_string(), e.to_string()))?;
+    let lock = lock_data_dir(&config.data_dir)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let url = match &config.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", config.data_dir.join("andon.db").display()),
+    };
+    let store = Store::open(&url, clock.clone()).await?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        store: store.clone(),
+        clock,
+        metrics: Arc::new(metrics::Metrics::new()),
+        shutdown: shutdown_rx.clone(),
+        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+    };
+    let app = router(state, config.request_timeout);
+    let mut stop = shutdown_rx;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| ServerError::Listen(addr.to_string(), e.to_string()))
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), backend = ?store.backend(), startup_ms = started.elapsed().as_millis() as u64, "andon server ready");
+    Ok(Server { addr, shutdown: shutdown_tx, task, store, grace: config.shutdown_grace, _lock: lock })
+}
+
+fn router(state: AppState, timeout: Duration) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(ui::routes())
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(move |req, next| error::with_timeout(timeout, req, next)))
+        .with_state(state)
+}
+
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
+    let path = dir.join("andon.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| ServerError::DataDir(dir.display().to_string(), e.to_string()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::Write;
+            let _ = file.set_len(0);
+            let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+            Ok(file)
+        }
+        Err(_) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(ServerError::DataDirInUse(dir.display().to_string(), holder.trim().to_owned()))
+        }
+    }
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting connections, lets in-flight requests and streams finish within the
+    /// grace period, then closes the store.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.shutdown.send(true);
+        let result = match tokio::time::timeout(self.grace, self.task).await {
+            Ok(joined) => joined.map_err(|e| ServerError::Listen(self.addr.to_string(), e.to_string()))?,
+            Err(_) => {
+                tracing::warn!(grace_s = self.grace.as_secs(), "requests still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        self.store.close().await;
+        result
+    }
+
+    /// Runs until the server stops on its own (a listener error).
+    pub async fn wait_for(&mut self, signal: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            _ = signal => {}
+            _ = &mut self.task => {}
+        }
+    }
+}

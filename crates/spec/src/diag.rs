@@ -18,6 +18,18 @@ impl Pos {
     }
 }
 
+/// What sort of problem a diagnostic reports; the API picks its status from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Class {
+    /// The input is not readable as YAML (syntax, encoding, nesting, alias expansion).
+    Syntax,
+    /// The input is larger than the limit.
+    TooLarge,
+    /// The input was read but a resource in it breaks a rule.
+    #[default]
+    Invalid,
+}
+
 /// One problem found in an input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
@@ -29,6 +41,8 @@ pub struct Diagnostic {
     /// Dotted field path, such as `spec.ports[0].port`; empty for problems with the input as a whole.
     pub field: String,
     pub message: String,
+    #[serde(skip)]
+    pub class: Class,
 }
 
 impl Diagnostic {
@@ -39,7 +53,13 @@ impl Diagnostic {
             column: pos.col,
             field: field.into(),
             message: message.into(),
+            class: Class::Invalid,
         }
+    }
+
+    pub fn with_class(mut self, class: Class) -> Self {
+        self.class = class;
+        self
     }
 
     pub fn with_file(mut self, file: &str) -> Self {

@@ -14,6 +14,7 @@ pub mod quantity;
 pub mod resource;
 pub mod service;
 pub mod yaml;
+pub mod yaml_out;
 
 pub use diag::{Diagnostic, Pos};
 pub use kinds::KindInfo;

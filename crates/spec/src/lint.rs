@@ -52,6 +52,7 @@ fn read_one(p: &Path, files: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
                     crate::yaml::MAX_INPUT_BYTES
                 ),
             )
+            .with_class(crate::diag::Class::TooLarge)
             .with_file(&p.display().to_string()),
         ),
         _ => match fs::read(p) {

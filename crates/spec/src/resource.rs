@@ -65,6 +65,21 @@ impl Manifest {
         serde_json::to_value(&self.spec).unwrap_or_default()
     }
 
+    /// The manifest as a document again (defaults filled in), e.g. to send it to the server.
+    pub fn to_document(&self) -> serde_json::Value {
+        let mut metadata = serde_json::json!({"name": self.metadata.name, "namespace": self.metadata.namespace});
+        if !self.metadata.labels.is_empty() {
+            metadata["labels"] = self.labels_json();
+        }
+        if !self.metadata.annotations.is_empty() {
+            metadata["annotations"] = self.annotations_json();
+        }
+        if let Some(v) = self.metadata.resource_version {
+            metadata["resourceVersion"] = v.to_string().into();
+        }
+        serde_json::json!({"apiVersion": API_VERSION, "kind": self.kind.kind, "metadata": metadata, "spec": self.spec_json()})
+    }
+
     pub fn labels_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.metadata.labels).unwrap_or_default()
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan, Tag};
 
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Class, Diagnostic, Pos};
 
 /// The largest input read, in bytes (the API's body limit is the same).
 pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
@@ -93,6 +93,13 @@ pub struct Document {
 /// Reads every document of `bytes`. On a syntax error the whole input is refused:
 /// the documents before it are not returned, so nothing of a broken file is applied.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
+    parse_inner(bytes).map_err(|d| match d.class {
+        Class::Invalid => d.with_class(Class::Syntax),
+        _ => d,
+    })
+}
+
+fn parse_inner(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(Diagnostic::at(
             Pos::new(1, 1),
@@ -102,7 +109,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
                 bytes.len(),
                 MAX_INPUT_BYTES
             ),
-        ));
+        )
+        .with_class(Class::TooLarge));
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,

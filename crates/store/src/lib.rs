@@ -13,3 +13,4 @@ mod writer;
 
 pub use error::StoreError;
 pub use store::{ApplyResult, Backend, Desired, Outcome, Store, StoredObject};
+pub use writer::{COMMIT_BUCKETS_MICROS, Stats};

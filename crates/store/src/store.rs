@@ -271,19 +271,32 @@ impl Store {
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let data: String = row.try_get("data")?;
-                Ok(Event {
-                    seq: u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0),
-                    time: Timestamp(row.try_get("time")?),
-                    kind: row.try_get("kind")?,
-                    subject: row.try_get("subject")?,
-                    actor: row.try_get("actor")?,
-                    data: serde_json::from_str(&data)?,
-                })
-            })
-            .collect()
+        rows_to_events(&rows)
+    }
+
+    /// The newest `limit` events about one subject (`Kind/namespace/name`), newest first.
+    pub async fn events_about(&self, subject: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
+            .bind(subject)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows_to_events(&rows)
+    }
+
+    /// The newest `limit` events, newest first.
+    pub async fn recent_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events ORDER BY seq DESC LIMIT $1")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows_to_events(&rows)
+    }
+
+    /// How many resources of each kind are stored.
+    pub async fn count_by_kind(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT kind, COUNT(*) AS n FROM resources GROUP BY kind ORDER BY kind").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("kind")?, r.try_get("n")?))).collect()
     }
 
     /// The newest committed sequence number.
@@ -307,4 +320,20 @@ impl Store {
         drop(self.writes);
         self.pool.close().await;
     }
+}
+
+fn rows_to_events(rows: &[AnyRow]) -> Result<Vec<Event>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let data: String = row.try_get("data")?;
+            Ok(Event {
+                seq: u64::try_from(row.try_get::<i64, _>("seq")?).unwrap_or(0),
+                time: Timestamp(row.try_get("time")?),
+                kind: row.try_get("kind")?,
+                subject: row.try_get("subject")?,
+                actor: row.try_get("actor")?,
+                data: serde_json::from_str(&data)?,
+            })
+        })
+        .collect()
 }

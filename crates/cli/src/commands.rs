@@ -1,0 +1,288 @@
+//! The client commands: each returns the process exit code (0 ok, 1 failure, 2 bad
+//! input or usage, 3 server unreachable).
+
+use std::path::PathBuf;
+
+use andon_core::Timestamp;
+use andon_core::time::human_age;
+use andon_spec::kinds::{self, KINDS, KindInfo};
+use andon_spec::lint::{Input, collect_inputs, load};
+use clap::CommandFactory;
+use hyper::Method;
+use serde_json::Value;
+
+use crate::client::{Client, ClientError, read_sse};
+use crate::{Cli, Command, Format, output};
+
+/// Runs a client command. `server` and `up` are the binary's to run.
+pub async fn run(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Command::Lint { paths } => Ok(lint(&paths)),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "andon", &mut out);
+            output::raw(&String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+        Command::Version => {
+            output::line(&format!("client: andon {}", env!("CARGO_PKG_VERSION")));
+            match Client::new(&cli.server) {
+                Ok(c) => match c.get_json("/api/v1/version").await {
+                    Ok(v) => output::line(&format!("server: andon {} at {}", v["version"].as_str().unwrap_or("?"), c.base())),
+                    Err(e) => output::line(&format!("server: not reachable ({e})")),
+                },
+                Err(e) => output::line(&format!("server: {e}")),
+            }
+            Ok(0)
+        }
+        Command::Apply { files } => match Client::new(&cli.server) {
+            Ok(c) => apply_paths(&c, &files, &cli.namespace).await,
+            Err(e) => Err(e),
+        },
+        Command::Get { kind, name, output: fmt, all_namespaces } => {
+            with_client(&cli.server, |c| async move { get(&c, &kind, name.as_deref(), fmt, &cli.namespace, all_namespaces).await }).await
+        }
+        Command::Delete { kind, name } => {
+            with_client(&cli.server, |c| async move { delete(&c, &kind, &name, &cli.namespace).await }).await
+        }
+        Command::Events { follow, after, limit, output: fmt } => {
+            with_client(&cli.server, |c| async move { events(&c, follow, after, limit, fmt).await }).await
+        }
+        Command::Server(_) | Command::Up { .. } => Ok(2),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::error(&e.to_string());
+            e.exit_code()
+        }
+    }
+}
+
+async fn with_client<F, Fut>(server: &str, f: F) -> Result<u8, ClientError>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<u8, ClientError>>,
+{
+    f(Client::new(server)?).await
+}
+
+fn lint(paths: &[PathBuf]) -> u8 {
+    let inputs = match collect_inputs(paths) {
+        Ok(i) => i,
+        Err(diags) => {
+            output::diagnostics(&diags, &[], true);
+            return 2;
+        }
+    };
+    match load(&inputs, None) {
+        Ok(ms) => {
+            output::line(&format!("ok: {} resources in {} files", ms.len(), inputs.len()));
+            0
+        }
+        Err(diags) => {
+            output::diagnostics(&diags, &inputs, true);
+            output::note(&format!("{} problems found", diags.len()));
+            2
+        }
+    }
+}
+
+/// Lints the files locally, then sends every resource in one request: all or nothing.
+pub async fn apply_paths(c: &Client, paths: &[PathBuf], namespace: &str) -> Result<u8, ClientError> {
+    let inputs: Vec<Input> = match collect_inputs(paths) {
+        Ok(i) => i,
+        Err(diags) => {
+            output::diagnostics(&diags, &[], false);
+            return Ok(2);
+        }
+    };
+    let manifests = match load(&inputs, Some(namespace)) {
+        Ok(ms) => ms,
+        Err(diags) => {
+            output::diagnostics(&diags, &inputs, false);
+            output::note(&format!("{} problems found; nothing was applied", diags.len()));
+            return Ok(2);
+        }
+    };
+    if manifests.is_empty() {
+        output::error("no resources found in the given paths");
+        return Ok(2);
+    }
+    let list = serde_json::json!({
+        "apiVersion": andon_spec::API_VERSION,
+        "kind": "List",
+        "items": manifests.iter().map(|m| m.to_document()).collect::<Vec<_>>(),
+    });
+    let path = format!("/api/v1/apply?namespace={namespace}");
+    let resp = c.json(Method::POST, &path, Some(("application/json", list.to_string().into_bytes()))).await?;
+    for r in resp["results"].as_array().into_iter().flatten() {
+        let kind = r["kind"].as_str().unwrap_or_default();
+        let singular = kinds::by_kind(kind).map_or(kind, |k| k.singular);
+        let ns = r["namespace"].as_str().unwrap_or_default();
+        let ns = if ns == namespace { String::new() } else { format!(" (namespace {ns})") };
+        output::line(&format!("{singular}/{} {}{ns}", r["name"].as_str().unwrap_or_default(), r["action"].as_str().unwrap_or_default()));
+    }
+    Ok(0)
+}
+
+fn kind_arg(name: &str) -> Result<&'static KindInfo, ClientError> {
+    kinds::lookup(name).ok_or_else(|| {
+        let known: Vec<String> = KINDS.iter().map(|k| format!("{} ({})", k.singular, k.short.join(", "))).collect();
+        ClientError::Problem(andon_api::Problem::new(
+            andon_core::ErrorKind::InvalidArgument,
+            format!("unknown resource type {name:?}; known: {}", known.join(", ")),
+        ))
+    })
+}
+
+async fn get(
+    c: &Client,
+    kind: &str,
+    name: Option<&str>,
+    fmt: Format,
+    namespace: &str,
+    all: bool,
+) -> Result<u8, ClientError> {
+    let k = kind_arg(kind)?;
+    if let Some(name) = name {
+        let doc = c.get_json(&format!("/api/v1/namespaces/{namespace}/{}/{name}", k.plural)).await?;
+        match fmt {
+            Format::Json => output::json(&doc),
+            Format::Yaml => output::yaml(&doc),
+            Format::Table => print_table(k, std::slice::from_ref(&doc), false),
+        }
+        return Ok(0);
+    }
+    let base = if all { format!("/api/v1/{}", k.plural) } else { format!("/api/v1/namespaces/{namespace}/{}", k.plural) };
+    let mut items = Vec::new();
+    let mut page = c.get_json(&base).await?;
+    loop {
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["metadata"]["continue"].as_str() {
+            Some(cursor) => page = c.get_json(&format!("{base}?continue={cursor}")).await?,
+            None => break,
+        }
+    }
+    let list = serde_json::json!({"apiVersion": andon_spec::API_VERSION, "kind": "List", "items": items});
+    match fmt {
+        Format::Json => output::json(&list),
+        Format::Yaml => output::yaml(&list),
+        Format::Table if items.is_empty() => {
+            let scope = if all { String::new() } else { format!(" in namespace {namespace}") };
+            output::note(&format!("No {} found{scope}.", k.plural));
+        }
+        Format::Table => print_table(k, &items, all),
+    }
+    Ok(0)
+}
+
+fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
+    let now = andon_core::Clock::now(&andon_core::SystemClock);
+    let mut header: Vec<String> = Vec::new();
+    if with_ns {
+        header.push("NAMESPACE".into());
+    }
+    header.push("NAME".into());
+    let extra: &[&str] = match k.kind {
+        "Service" => &["REPLICAS", "PORTS", "COMMAND"],
+        _ => &["APPROVAL", "DESCRIPTION"],
+    };
+    header.extend(extra.iter().map(|s| (*s).to_owned()));
+    header.push("AGE".into());
+    let mut rows = vec![header];
+    for o in items {
+        let mut r = Vec::new();
+        if with_ns {
+            r.push(o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
+        }
+        r.push(o["metadata"]["name"].as_str().unwrap_or_default().to_owned());
+        let spec = &o["spec"];
+        match k.kind {
+            "Service" => {
+                r.push(spec["replicas"].to_string());
+                let ports: Vec<String> = spec["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| match p["name"].as_str() {
+                        Some(n) => format!("{n}:{}", p["port"]),
+                        None => p["port"].to_string(),
+                    })
+                    .collect();
+                r.push(if ports.is_empty() { "<none>".into() } else { ports.join(",") });
+                let cmd: Vec<&str> = spec["command"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                r.push(cmd.join(" "));
+            }
+            _ => {
+                r.push(if spec["requiresApproval"].as_bool() == Some(true) { "required".into() } else { "none".into() });
+                r.push(spec["description"].as_str().unwrap_or("").to_owned());
+            }
+        }
+        let created = o["metadata"]["creationTimestamp"].as_str().and_then(Timestamp::parse_rfc3339);
+        r.push(created.map_or_else(|| "?".into(), |t| human_age(t.until(now))));
+        rows.push(r);
+    }
+    output::table(&rows);
+}
+
+async fn delete(c: &Client, kind: &str, name: &str, namespace: &str) -> Result<u8, ClientError> {
+    let k = kind_arg(kind)?;
+    c.json(Method::DELETE, &format!("/api/v1/namespaces/{namespace}/{}/{name}", k.plural), None).await?;
+    output::line(&format!("{} \"{name}\" deleted", k.singular));
+    Ok(0)
+}
+
+fn event_row(e: &Value) -> Vec<String> {
+    let time = e["time"].as_str().unwrap_or_default().replace('T', " ");
+    vec![
+        e["seq"].to_string(),
+        time.get(..19).unwrap_or(&time).to_owned(),
+        e["kind"].as_str().unwrap_or_default().to_owned(),
+        e["subject"].as_str().unwrap_or_default().to_owned(),
+        e["actor"].as_str().unwrap_or_default().to_owned(),
+    ]
+}
+
+fn event_header() -> Vec<String> {
+    ["SEQ", "TIME", "EVENT", "SUBJECT", "ACTOR"].iter().map(|s| (*s).to_owned()).collect()
+}
+
+async fn events(c: &Client, follow: bool, after: u64, limit: usize, fmt: Format) -> Result<u8, ClientError> {
+    if !follow {
+        let page = c.get_json(&format!("/api/v1/events?after={after}&limit={limit}")).await?;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        match fmt {
+            Format::Json => {
+                for e in &items {
+                    output::line(&e.to_string());
+                }
+            }
+            Format::Yaml => output::yaml(&Value::Array(items)),
+            Format::Table => {
+                let mut rows = vec![event_header()];
+                rows.extend(items.iter().map(event_row));
+                output::table(&rows);
+            }
+        }
+        return Ok(0);
+    }
+    let resp = c.send(Method::GET, &format!("/api/v1/events?follow=true&after={after}"), None).await?;
+    if fmt == Format::Table {
+        output::table(&[event_header()]);
+    }
+    read_sse(resp, |data| {
+        match (fmt, serde_json::from_str::<Value>(data)) {
+            (Format::Table, Ok(e)) => output::line(&event_row(&e).join("   ")),
+            (Format::Yaml, Ok(e)) => {
+                output::raw("---\n");
+                output::yaml(&e);
+            }
+            _ => output::line(data),
+        }
+        true
+    })
+    .await?;
+    output::error("the server closed the event stream");
+    Ok(1)
+}

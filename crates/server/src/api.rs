@@ -1,0 +1,285 @@
+//! andon's own API under `/api/v1`: apply, resources by kind, the journal, health.
+
+use andon_api::{ApplyItem, ApplyResponse, ListMeta, Problem, ResourceList};
+use andon_core::ErrorKind;
+use andon_core::object::DEFAULT_NAMESPACE;
+use andon_spec::kinds::{self, KindInfo};
+use andon_spec::{API_VERSION, Manifest};
+use andon_store::{Desired, StoredObject};
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use crate::error::{ApiError, Q};
+use crate::{AppState, events};
+
+/// The largest request body accepted.
+pub(crate) const MAX_BODY_BYTES: usize = andon_spec::yaml::MAX_INPUT_BYTES;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/version", get(|| async { Json(serde_json::json!({"version": env!("CARGO_PKG_VERSION")})) }))
+        .route("/api/v1/apply", post(apply))
+        .route("/api/v1/events", get(events::list_or_follow))
+        .route("/api/v1/{plural}", get(list_default))
+        .route("/api/v1/{plural}/{name}", get(get_default).put(put_default).delete(delete_default))
+        .route("/api/v1/namespaces/{ns}/{plural}", get(list_ns))
+        .route("/api/v1/namespaces/{ns}/{plural}/{name}", get(get_ns).put(put_ns).delete(delete_ns))
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if !s.ready.load(std::sync::atomic::Ordering::Relaxed) || *s.shutdown.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match s.store.ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let body = s.metrics.render(&s.store);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// Who performs a write; until tokens exist, the client's `Andon-Actor` header names it.
+fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get("andon-actor")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .unwrap_or("anonymous")
+        .to_owned()
+}
+
+/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] with a 413 problem.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::new(
+            ErrorKind::TooLarge,
+            format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes (8 MiB)"),
+        )
+    })
+}
+
+fn kind_of(plural: &str) -> Result<&'static KindInfo, ApiError> {
+    kinds::by_plural(plural).ok_or_else(|| {
+        let known: Vec<&str> = kinds::KINDS.iter().map(|k| k.plural).collect();
+        ApiError::new(ErrorKind::NotFound, format!("unknown resource type {plural:?}; known: {}", known.join(", ")))
+    })
+}
+
+fn desired(m: &Manifest) -> Desired {
+    Desired {
+        kind: m.kind.kind.to_owned(),
+        namespace: m.metadata.namespace.clone(),
+        name: m.metadata.name.clone(),
+        labels: m.labels_json(),
+        annotations: m.annotations_json(),
+        spec: m.spec_json(),
+        expected_version: m.metadata.resource_version,
+        must_exist: false,
+    }
+}
+
+#[derive(Deserialize)]
+struct ApplyQuery {
+    namespace: Option<String>,
+}
+
+async fn apply(
+    State(s): State<AppState>,
+    Q(q): Q<ApplyQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ApplyResponse>, ApiError> {
+    let bytes = read_body(body).await?;
+    if let Some(ns) = &q.namespace {
+        andon_spec::names::check_dns1123_label(ns).map_err(|e| ApiError::new(ErrorKind::InvalidArgument, format!("namespace: {e}")))?;
+    }
+    let manifests = andon_spec::parse_manifests("request", &bytes, q.namespace.as_deref()).map_err(Problem::from_diagnostics)?;
+    if manifests.is_empty() {
+        return Err(ApiError::new(ErrorKind::InvalidArgument, "the request holds no resources"));
+    }
+    let results = s.store.apply(manifests.iter().map(desired).collect(), &actor(&headers)).await?;
+    Ok(Json(ApplyResponse {
+        results: results
+            .into_iter()
+            .map(|r| ApplyItem {
+                kind: r.object.kind,
+                namespace: r.object.namespace,
+                name: r.object.name,
+                action: r.outcome.as_str().to_owned(),
+                resource_version: r.object.resource_version.to_string(),
+                generation: r.object.generation,
+            })
+            .collect(),
+    }))
+}
+
+fn document(o: &StoredObject) -> serde_json::Value {
+    o.to_document(API_VERSION)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+    #[serde(rename = "continue")]
+    continue_: Option<String>,
+}
+
+async fn list_default(s: State<AppState>, Path(plural): Path<String>, q: Q<ListQuery>) -> Result<Json<ResourceList>, ApiError> {
+    list(s, None, plural, q).await
+}
+
+async fn list_ns(s: State<AppState>, Path((ns, plural)): Path<(String, String)>, q: Q<ListQuery>) -> Result<Json<ResourceList>, ApiError> {
+    list(s, Some(ns), plural, q).await
+}
+
+/// Lists one kind. The short path lists every namespace, like `kubectl get -A`;
+/// the namespaced path lists one.
+async fn list(
+    State(s): State<AppState>,
+    ns: Option<String>,
+    plural: String,
+    Q(q): Q<ListQuery>,
+) -> Result<Json<ResourceList>, ApiError> {
+    let kind = kind_of(&plural)?;
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    let cursor = match &q.continue_ {
+        Some(c) => Some(c.split_once('/').ok_or_else(|| ApiError::new(ErrorKind::InvalidArgument, format!("invalid continue token {c:?}")))?),
+        None => None,
+    };
+    let at = s.store.last_seq();
+    let items = s.store.list(kind.kind, ns.as_deref(), cursor, limit + 1).await?;
+    let more = items.len() > limit;
+    let items: Vec<_> = items.into_iter().take(limit).collect();
+    let continue_ = if more { items.last().map(|o| format!("{}/{}", o.namespace, o.name)) } else { None };
+    Ok(Json(ResourceList {
+        api_version: API_VERSION.to_owned(),
+        kind: format!("{}List", kind.kind),
+        metadata: ListMeta { continue_, resource_version: at.to_string() },
+        items: items.iter().map(document).collect(),
+    }))
+}
+
+async fn get_default(s: State<AppState>, Path((plural, name)): Path<(String, String)>) -> Result<Json<serde_json::Value>, ApiError> {
+    get_one(s, DEFAULT_NAMESPACE.to_owned(), plural, name).await
+}
+
+async fn get_ns(s: State<AppState>, Path((ns, plural, name)): Path<(String, String, String)>) -> Result<Json<serde_json::Value>, ApiError> {
+    get_one(s, ns, plural, name).await
+}
+
+async fn get_one(State(s): State<AppState>, ns: String, plural: String, name: String) -> Result<Json<serde_json::Value>, ApiError> {
+    let kind = kind_of(&plural)?;
+    let r = andon_core::ObjectRef::new(kind.kind, ns, name);
+    match s.store.get(&r).await? {
+        Some(o) => Ok(Json(document(&o))),
+        None => Err(ApiError::new(ErrorKind::NotFound, format!("{} {}/{} not found", kind.singular, r.namespace, r.name))),
+    }
+}
+
+async fn put_default(
+    s: State<AppState>,
+    Path((plural, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    put(s, DEFAULT_NAMESPACE.to_owned(), plural, name, headers, body).await
+}
+
+async fn put_ns(
+    s: State<AppState>,
+    Path((ns, plural, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    put(s, ns, plural, name, headers, body).await
+}
+
+/// Replaces an existing resource; with `metadata.resourceVersion` it succeeds only if
+/// nobody changed the resource since that version (409 otherwise).
+async fn put(
+    State(s): State<AppState>,
+    ns: String,
+    plural: String,
+    name: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let kind = kind_of(&plural)?;
+    let bytes = read_body(body).await?;
+    let manifests = andon_spec::parse_manifests("request", &bytes, Some(&ns)).map_err(Problem::from_diagnostics)?;
+    let [m] = manifests.as_slice() else {
+        return Err(ApiError::new(ErrorKind::InvalidArgument, format!("expected exactly one resource in the body, found {}", manifests.len())));
+    };
+    let mismatch = |what: &str, body: &str, path: &str| {
+        ApiError::new(ErrorKind::InvalidArgument, format!("{what} in the body ({body:?}) does not match the URL ({path:?})"))
+    };
+    if m.kind.kind != kind.kind {
+        return Err(mismatch("kind", m.kind.kind, kind.kind));
+    }
+    if m.metadata.name != name {
+        return Err(mismatch("metadata.name", &m.metadata.name, &name));
+    }
+    if m.metadata.namespace != ns {
+        return Err(mismatch("metadata.namespace", &m.metadata.namespace, &ns));
+    }
+    let mut d = desired(m);
+    d.must_exist = true;
+    let mut results = s.store.apply(vec![d], &actor(&headers)).await?;
+    let r = results.pop().ok_or_else(|| ApiError::new(ErrorKind::Internal, "the store returned no result"))?;
+    Ok(Json(document(&r.object)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteQuery {
+    resource_version: Option<u64>,
+}
+
+async fn delete_default(
+    s: State<AppState>,
+    Path((plural, name)): Path<(String, String)>,
+    q: Q<DeleteQuery>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    delete(s, DEFAULT_NAMESPACE.to_owned(), plural, name, q, headers).await
+}
+
+async fn delete_ns(
+    s: State<AppState>,
+    Path((ns, plural, name)): Path<(String, String, String)>,
+    q: Q<DeleteQuery>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    delete(s, ns, plural, name, q, headers).await
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    ns: String,
+    plural: String,
+    name: String,
+    Q(q): Q<DeleteQuery>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let kind = kind_of(&plural)?;
+    let r = andon_core::ObjectRef::new(kind.kind, ns, name);
+    let gone = s.store.delete(&r, q.resource_version, &actor(&headers)).await.map_err(|e| match e {
+        andon_store::StoreError::NotFound(_) => {
+            ApiError::new(ErrorKind::NotFound, format!("{} {}/{} not found", kind.singular, r.namespace, r.name))
+        }
+        other => other.into(),
+    })?;
+    Ok(Json(document(&gone)))
+}

@@ -1,0 +1,90 @@
+//! Errors: the server's startup errors, and handler errors rendered as problem documents.
+
+use std::time::Duration;
+
+use andon_api::Problem;
+use andon_api::problem::CONTENT_TYPE;
+use andon_core::ErrorKind;
+use andon_store::StoreError;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot use data dir {0}: {1}")]
+    DataDir(String, String),
+    #[error("data dir {0} is in use by another andon server (pid {1})")]
+    DataDirInUse(String, String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A handler's failure: always answered as `application/problem+json`.
+#[derive(Debug)]
+pub(crate) struct ApiError(pub(crate) Problem);
+
+impl ApiError {
+    pub(crate) fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        ApiError(Problem::new(kind, detail))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.kind() == ErrorKind::Internal {
+            tracing::error!(error = %e, "store error");
+        }
+        ApiError::new(e.kind(), e.to_string())
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError(p)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.status_code();
+        let body = serde_json::to_vec(&self.0).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        resp
+    }
+}
+
+pub(crate) async fn not_found(req: Request) -> ApiError {
+    ApiError::new(ErrorKind::NotFound, format!("no route for {} {}", req.method(), req.uri().path()))
+}
+
+/// Bounds the time to produce a response (streams, once started, are not cut).
+pub(crate) async fn with_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(ErrorKind::Timeout, format!("the request took longer than {}s", limit.as_secs()))
+            .into_response(),
+    }
+}
+
+/// A query-string extractor whose rejections are problem documents.
+pub(crate) struct Q<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Q<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Q(q.0))
+            .map_err(|e| ApiError::new(ErrorKind::InvalidArgument, format!("invalid query: {}", e.body_text())))
+    }
+}

@@ -1,0 +1,53 @@
+// andon UI: follows the journal over server-sent events and adds each new event to the
+// page's feed without a reload. No framework, no build step.
+(function () {
+  "use strict";
+  var feed = document.getElementById("feed");
+  if (!feed) return;
+  var plurals = JSON.parse(feed.dataset.plurals || "{}");
+  var status = document.getElementById("live");
+  var after = feed.dataset.after || "0";
+  var filter = feed.dataset.subject || "";
+
+  function link(subject) {
+    var parts = subject.split("/");
+    var plural = plurals[parts[0]];
+    if (parts.length !== 3 || !plural) return document.createTextNode(subject);
+    var a = document.createElement("a");
+    a.href = "/ui/" + plural + "/" + encodeURIComponent(parts[1]) + "/" + encodeURIComponent(parts[2]);
+    a.textContent = subject;
+    return a;
+  }
+
+  function row(e) {
+    var tr = document.createElement("tr");
+    tr.dataset.seq = e.seq;
+    tr.className = "fresh";
+    var cells = [String(e.seq), e.time.replace("T", " ").slice(0, 19), e.kind, null, e.actor];
+    cells.forEach(function (text, i) {
+      var td = document.createElement("td");
+      if (i === 3) td.appendChild(link(e.subject)); else td.textContent = text;
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+
+  function connect() {
+    var src = new EventSource("/api/v1/events?follow=true&after=" + encodeURIComponent(after));
+    src.onopen = function () { if (status) { status.textContent = "live"; status.className = "live on"; } };
+    src.onerror = function () { if (status) { status.textContent = "reconnecting…"; status.className = "live off"; } };
+    src.onmessage = function (m) {
+      var e = JSON.parse(m.data);
+      after = String(e.seq);
+      if (filter && e.subject !== filter) return;
+      var empty = document.getElementById("feed-empty");
+      if (empty) empty.remove();
+      feed.insertBefore(row(e), feed.firstChild);
+      while (feed.rows.length > 200) feed.deleteRow(feed.rows.length - 1);
+      var counter = document.querySelector('[data-count="' + e.subject.split("/")[0] + '"]');
+      if (counter && e.kind === "resource.created") counter.textContent = String(Number(counter.textContent) + 1);
+      if (counter && e.kind === "resource.deleted") counter.textContent = String(Math.max(0, Number(counter.textContent) - 1));
+    };
+  }
+  connect();
+})();
