@@ -9,13 +9,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("andon").build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            andon_cli::output::error(&format!("cannot start the runtime: {e}"));
-            return ExitCode::from(1);
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("andon").build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                andon_cli::output::error(&format!("cannot start the runtime: {e}"));
+                return ExitCode::from(1);
+            }
+        };
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Server(args) => serve(args, Vec::new(), &cli.namespace).await,

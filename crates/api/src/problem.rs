@@ -92,7 +92,10 @@ mod tests {
         let syntax = invalid.clone().with_class(Class::Syntax);
         assert_eq!(Problem::from_diagnostics(vec![invalid.clone()]).status, 422);
         assert_eq!(Problem::from_diagnostics(vec![invalid.clone(), syntax]).status, 400);
-        assert_eq!(Problem::from_diagnostics(vec![invalid.with_class(Class::TooLarge)]).status, 413);
+        assert_eq!(
+            Problem::from_diagnostics(vec![invalid.with_class(Class::TooLarge)]).status,
+            413
+        );
         let p = Problem::new(ErrorKind::Conflict, "stale");
         assert_eq!(
             serde_json::to_value(&p).unwrap(),

@@ -68,8 +68,16 @@ impl Client {
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
         let http = HyperClient::builder(TokioExecutor::new()).build(connector);
-        let actor = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+        let actor = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "cli".into());
         Ok(Client { base, actor, http })
+    }
+
+    /// Names who performs the writes sent through this client (the `Andon-Actor` header).
+    pub fn with_actor(mut self, actor: &str) -> Client {
+        actor.clone_into(&mut self.actor);
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -84,7 +92,8 @@ impl Client {
         body: Option<(&'static str, Vec<u8>)>,
     ) -> Result<Response<Incoming>, ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut req = Request::builder().method(method).uri(&url).header("andon-actor", &self.actor);
+        let mut req =
+            Request::builder().method(method).uri(&url).header("andon-actor", &self.actor);
         let bytes = match body {
             Some((ct, b)) => {
                 req = req.header(hyper::header::CONTENT_TYPE, ct);
@@ -92,7 +101,9 @@ impl Client {
             }
             None => Bytes::new(),
         };
-        let req = req.body(Full::new(bytes)).map_err(|e| ClientError::Other(format!("invalid request {url}: {e}")))?;
+        let req = req
+            .body(Full::new(bytes))
+            .map_err(|e| ClientError::Other(format!("invalid request {url}: {e}")))?;
         self.http.request(req).await.map_err(|e| {
             let mut msg = e.to_string();
             let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
@@ -100,7 +111,10 @@ impl Client {
                 msg = format!("{msg}: {s}");
                 src = s.source();
             }
-            ClientError::Unreachable(format!("cannot reach the andon server at {}: {msg}", self.base))
+            ClientError::Unreachable(format!(
+                "cannot reach the andon server at {}: {msg}",
+                self.base
+            ))
         })
     }
 
@@ -117,12 +131,18 @@ impl Client {
             .into_body()
             .collect()
             .await
-            .map_err(|e| ClientError::Unreachable(format!("connection to {} failed while reading: {e}", self.base)))?
+            .map_err(|e| {
+                ClientError::Unreachable(format!(
+                    "connection to {} failed while reading: {e}",
+                    self.base
+                ))
+            })?
             .to_bytes();
         if !status.is_success() {
             return Err(problem(status, &bytes));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Other(format!("the server sent invalid JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Other(format!("the server sent invalid JSON: {e}")))
     }
 
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
@@ -153,13 +173,18 @@ pub async fn read_sse(
     let mut body = resp.into_body();
     let mut buf: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ClientError::Unreachable(format!("the event stream broke: {e}")))?;
+        let frame =
+            frame.map_err(|e| ClientError::Unreachable(format!("the event stream broke: {e}")))?;
         let Some(chunk) = frame.data_ref() else { continue };
         buf.extend_from_slice(chunk);
         while let Some(end) = find_blank_line(&buf) {
             let block: Vec<u8> = buf.drain(..end.1).collect();
             let text = String::from_utf8_lossy(&block[..end.0]);
-            let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
+            let data: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
             if !data.is_empty() && !on_data(&data.join("\n")) {
                 return Ok(());
             }

@@ -28,7 +28,11 @@ pub async fn run(cli: Cli) -> u8 {
             output::line(&format!("client: andon {}", env!("CARGO_PKG_VERSION")));
             match Client::new(&cli.server) {
                 Ok(c) => match c.get_json("/api/v1/version").await {
-                    Ok(v) => output::line(&format!("server: andon {} at {}", v["version"].as_str().unwrap_or("?"), c.base())),
+                    Ok(v) => output::line(&format!(
+                        "server: andon {} at {}",
+                        v["version"].as_str().unwrap_or("?"),
+                        c.base()
+                    )),
                     Err(e) => output::line(&format!("server: not reachable ({e})")),
                 },
                 Err(e) => output::line(&format!("server: {e}")),
@@ -40,13 +44,21 @@ pub async fn run(cli: Cli) -> u8 {
             Err(e) => Err(e),
         },
         Command::Get { kind, name, output: fmt, all_namespaces } => {
-            with_client(&cli.server, |c| async move { get(&c, &kind, name.as_deref(), fmt, &cli.namespace, all_namespaces).await }).await
+            with_client(&cli.server, |c| async move {
+                get(&c, &kind, name.as_deref(), fmt, &cli.namespace, all_namespaces).await
+            })
+            .await
         }
         Command::Delete { kind, name } => {
-            with_client(&cli.server, |c| async move { delete(&c, &kind, &name, &cli.namespace).await }).await
+            with_client(
+                &cli.server,
+                |c| async move { delete(&c, &kind, &name, &cli.namespace).await },
+            )
+            .await
         }
         Command::Events { follow, after, limit, output: fmt } => {
-            with_client(&cli.server, |c| async move { events(&c, follow, after, limit, fmt).await }).await
+            with_client(&cli.server, |c| async move { events(&c, follow, after, limit, fmt).await })
+                .await
         }
         Command::Server(_) | Command::Up { .. } => Ok(2),
     };
@@ -89,7 +101,11 @@ fn lint(paths: &[PathBuf]) -> u8 {
 }
 
 /// Lints the files locally, then sends every resource in one request: all or nothing.
-pub async fn apply_paths(c: &Client, paths: &[PathBuf], namespace: &str) -> Result<u8, ClientError> {
+pub async fn apply_paths(
+    c: &Client,
+    paths: &[PathBuf],
+    namespace: &str,
+) -> Result<u8, ClientError> {
     let inputs: Vec<Input> = match collect_inputs(paths) {
         Ok(i) => i,
         Err(diags) => {
@@ -115,20 +131,27 @@ pub async fn apply_paths(c: &Client, paths: &[PathBuf], namespace: &str) -> Resu
         "items": manifests.iter().map(|m| m.to_document()).collect::<Vec<_>>(),
     });
     let path = format!("/api/v1/apply?namespace={namespace}");
-    let resp = c.json(Method::POST, &path, Some(("application/json", list.to_string().into_bytes()))).await?;
+    let resp = c
+        .json(Method::POST, &path, Some(("application/json", list.to_string().into_bytes())))
+        .await?;
     for r in resp["results"].as_array().into_iter().flatten() {
         let kind = r["kind"].as_str().unwrap_or_default();
         let singular = kinds::by_kind(kind).map_or(kind, |k| k.singular);
         let ns = r["namespace"].as_str().unwrap_or_default();
         let ns = if ns == namespace { String::new() } else { format!(" (namespace {ns})") };
-        output::line(&format!("{singular}/{} {}{ns}", r["name"].as_str().unwrap_or_default(), r["action"].as_str().unwrap_or_default()));
+        output::line(&format!(
+            "{singular}/{} {}{ns}",
+            r["name"].as_str().unwrap_or_default(),
+            r["action"].as_str().unwrap_or_default()
+        ));
     }
     Ok(0)
 }
 
 fn kind_arg(name: &str) -> Result<&'static KindInfo, ClientError> {
     kinds::lookup(name).ok_or_else(|| {
-        let known: Vec<String> = KINDS.iter().map(|k| format!("{} ({})", k.singular, k.short.join(", "))).collect();
+        let known: Vec<String> =
+            KINDS.iter().map(|k| format!("{} ({})", k.singular, k.short.join(", "))).collect();
         ClientError::Problem(andon_api::Problem::new(
             andon_core::ErrorKind::InvalidArgument,
             format!("unknown resource type {name:?}; known: {}", known.join(", ")),
@@ -146,7 +169,8 @@ async fn get(
 ) -> Result<u8, ClientError> {
     let k = kind_arg(kind)?;
     if let Some(name) = name {
-        let doc = c.get_json(&format!("/api/v1/namespaces/{namespace}/{}/{name}", k.plural)).await?;
+        let doc =
+            c.get_json(&format!("/api/v1/namespaces/{namespace}/{}/{name}", k.plural)).await?;
         match fmt {
             Format::Json => output::json(&doc),
             Format::Yaml => output::yaml(&doc),
@@ -154,7 +178,11 @@ async fn get(
         }
         return Ok(0);
     }
-    let base = if all { format!("/api/v1/{}", k.plural) } else { format!("/api/v1/namespaces/{namespace}/{}", k.plural) };
+    let base = if all {
+        format!("/api/v1/{}", k.plural)
+    } else {
+        format!("/api/v1/namespaces/{namespace}/{}", k.plural)
+    };
     let mut items = Vec::new();
     let mut page = c.get_json(&base).await?;
     loop {
@@ -164,7 +192,8 @@ async fn get(
             None => break,
         }
     }
-    let list = serde_json::json!({"apiVersion": andon_spec::API_VERSION, "kind": "List", "items": items});
+    let list =
+        serde_json::json!({"apiVersion": andon_spec::API_VERSION, "kind": "List", "items": items});
     match fmt {
         Format::Json => output::json(&list),
         Format::Yaml => output::yaml(&list),
@@ -211,15 +240,25 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
                     })
                     .collect();
                 r.push(if ports.is_empty() { "<none>".into() } else { ports.join(",") });
-                let cmd: Vec<&str> = spec["command"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                let cmd: Vec<&str> = spec["command"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
                 r.push(cmd.join(" "));
             }
             _ => {
-                r.push(if spec["requiresApproval"].as_bool() == Some(true) { "required".into() } else { "none".into() });
+                r.push(if spec["requiresApproval"].as_bool() == Some(true) {
+                    "required".into()
+                } else {
+                    "none".into()
+                });
                 r.push(spec["description"].as_str().unwrap_or("").to_owned());
             }
         }
-        let created = o["metadata"]["creationTimestamp"].as_str().and_then(Timestamp::parse_rfc3339);
+        let created =
+            o["metadata"]["creationTimestamp"].as_str().and_then(Timestamp::parse_rfc3339);
         r.push(created.map_or_else(|| "?".into(), |t| human_age(t.until(now))));
         rows.push(r);
     }
@@ -228,7 +267,8 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
 
 async fn delete(c: &Client, kind: &str, name: &str, namespace: &str) -> Result<u8, ClientError> {
     let k = kind_arg(kind)?;
-    c.json(Method::DELETE, &format!("/api/v1/namespaces/{namespace}/{}/{name}", k.plural), None).await?;
+    c.json(Method::DELETE, &format!("/api/v1/namespaces/{namespace}/{}/{name}", k.plural), None)
+        .await?;
     output::line(&format!("{} \"{name}\" deleted", k.singular));
     Ok(0)
 }
@@ -248,7 +288,13 @@ fn event_header() -> Vec<String> {
     ["SEQ", "TIME", "EVENT", "SUBJECT", "ACTOR"].iter().map(|s| (*s).to_owned()).collect()
 }
 
-async fn events(c: &Client, follow: bool, after: u64, limit: usize, fmt: Format) -> Result<u8, ClientError> {
+async fn events(
+    c: &Client,
+    follow: bool,
+    after: u64,
+    limit: usize,
+    fmt: Format,
+) -> Result<u8, ClientError> {
     if !follow {
         let page = c.get_json(&format!("/api/v1/events?after={after}&limit={limit}")).await?;
         let items = page["items"].as_array().cloned().unwrap_or_default();
@@ -267,7 +313,8 @@ async fn events(c: &Client, follow: bool, after: u64, limit: usize, fmt: Format)
         }
         return Ok(0);
     }
-    let resp = c.send(Method::GET, &format!("/api/v1/events?follow=true&after={after}"), None).await?;
+    let resp =
+        c.send(Method::GET, &format!("/api/v1/events?follow=true&after={after}"), None).await?;
     if fmt == Format::Table {
         output::table(&[event_header()]);
     }

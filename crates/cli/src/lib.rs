@@ -45,10 +45,7 @@ pub enum Command {
         all_namespaces: bool,
     },
     /// Delete a resource.
-    Delete {
-        kind: String,
-        name: String,
-    },
+    Delete { kind: String, name: String },
     /// Show the event journal; with -f, follow it live.
     Events {
         #[arg(short, long)]
@@ -79,9 +76,7 @@ pub enum Command {
     /// Print the client's version and, when reachable, the server's.
     Version,
     /// Print a shell completion script.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

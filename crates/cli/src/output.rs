@@ -34,10 +34,14 @@ pub fn yaml(v: &serde_json::Value) {
 
 /// Prints diagnostics, with source snippets when `to` is a terminal.
 pub fn diagnostics(diags: &[Diagnostic], sources: &[andon_spec::lint::Input], to_stdout: bool) {
-    let tty = if to_stdout { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
+    let tty =
+        if to_stdout { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
     let mut text = String::new();
     for d in diags {
-        let source = sources.iter().find(|s| Some(&s.name) == d.file.as_ref()).and_then(|s| std::str::from_utf8(&s.bytes).ok());
+        let source = sources
+            .iter()
+            .find(|s| Some(&s.name) == d.file.as_ref())
+            .and_then(|s| std::str::from_utf8(&s.bytes).ok());
         match (tty, source) {
             (true, Some(src)) => text.push_str(&d.render_with_snippet(src)),
             _ => text.push_str(&d.to_string()),

@@ -7,12 +7,12 @@ use andon_spec::kinds::{self, KindInfo};
 use andon_spec::{API_VERSION, Manifest};
 use andon_store::{Desired, StoredObject};
 use axum::Json;
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Q};
@@ -26,7 +26,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/api/v1/version", get(|| async { Json(serde_json::json!({"version": env!("CARGO_PKG_VERSION")})) }))
+        .route(
+            "/api/v1/version",
+            get(|| async { Json(serde_json::json!({"version": env!("CARGO_PKG_VERSION")})) }),
+        )
         .route("/api/v1/apply", post(apply))
         .route("/api/v1/events", get(events::list_or_follow))
         .route("/api/v1/{plural}", get(list_default))
@@ -41,13 +44,16 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
     match s.store.ping().await {
         Ok(()) => "ready\n".into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {e}\n")).into_response(),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {e}\n")).into_response()
+        }
     }
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
     let body = s.metrics.render(&s.store);
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+        .into_response()
 }
 
 /// Who performs a write; until tokens exist, the client's `Andon-Actor` header names it.
@@ -73,7 +79,10 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 fn kind_of(plural: &str) -> Result<&'static KindInfo, ApiError> {
     kinds::by_plural(plural).ok_or_else(|| {
         let known: Vec<&str> = kinds::KINDS.iter().map(|k| k.plural).collect();
-        ApiError::new(ErrorKind::NotFound, format!("unknown resource type {plural:?}; known: {}", known.join(", ")))
+        ApiError::new(
+            ErrorKind::NotFound,
+            format!("unknown resource type {plural:?}; known: {}", known.join(", ")),
+        )
     })
 }
 
@@ -103,9 +112,11 @@ async fn apply(
 ) -> Result<Json<ApplyResponse>, ApiError> {
     let bytes = read_body(body).await?;
     if let Some(ns) = &q.namespace {
-        andon_spec::names::check_dns1123_label(ns).map_err(|e| ApiError::new(ErrorKind::InvalidArgument, format!("namespace: {e}")))?;
+        andon_spec::names::check_dns1123_label(ns)
+            .map_err(|e| ApiError::new(ErrorKind::InvalidArgument, format!("namespace: {e}")))?;
     }
-    let manifests = andon_spec::parse_manifests("request", &bytes, q.namespace.as_deref()).map_err(Problem::from_diagnostics)?;
+    let manifests = andon_spec::parse_manifests("request", &bytes, q.namespace.as_deref())
+        .map_err(Problem::from_diagnostics)?;
     if manifests.is_empty() {
         return Err(ApiError::new(ErrorKind::InvalidArgument, "the request holds no resources"));
     }
@@ -136,11 +147,19 @@ struct ListQuery {
     continue_: Option<String>,
 }
 
-async fn list_default(s: State<AppState>, Path(plural): Path<String>, q: Q<ListQuery>) -> Result<Json<ResourceList>, ApiError> {
+async fn list_default(
+    s: State<AppState>,
+    Path(plural): Path<String>,
+    q: Q<ListQuery>,
+) -> Result<Json<ResourceList>, ApiError> {
     list(s, None, plural, q).await
 }
 
-async fn list_ns(s: State<AppState>, Path((ns, plural)): Path<(String, String)>, q: Q<ListQuery>) -> Result<Json<ResourceList>, ApiError> {
+async fn list_ns(
+    s: State<AppState>,
+    Path((ns, plural)): Path<(String, String)>,
+    q: Q<ListQuery>,
+) -> Result<Json<ResourceList>, ApiError> {
     list(s, Some(ns), plural, q).await
 }
 
@@ -155,14 +174,17 @@ async fn list(
     let kind = kind_of(&plural)?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let cursor = match &q.continue_ {
-        Some(c) => Some(c.split_once('/').ok_or_else(|| ApiError::new(ErrorKind::InvalidArgument, format!("invalid continue token {c:?}")))?),
+        Some(c) => Some(c.split_once('/').ok_or_else(|| {
+            ApiError::new(ErrorKind::InvalidArgument, format!("invalid continue token {c:?}"))
+        })?),
         None => None,
     };
     let at = s.store.last_seq();
     let items = s.store.list(kind.kind, ns.as_deref(), cursor, limit + 1).await?;
     let more = items.len() > limit;
     let items: Vec<_> = items.into_iter().take(limit).collect();
-    let continue_ = if more { items.last().map(|o| format!("{}/{}", o.namespace, o.name)) } else { None };
+    let continue_ =
+        if more { items.last().map(|o| format!("{}/{}", o.namespace, o.name)) } else { None };
     Ok(Json(ResourceList {
         api_version: API_VERSION.to_owned(),
         kind: format!("{}List", kind.kind),
@@ -171,20 +193,34 @@ async fn list(
     }))
 }
 
-async fn get_default(s: State<AppState>, Path((plural, name)): Path<(String, String)>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn get_default(
+    s: State<AppState>,
+    Path((plural, name)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     get_one(s, DEFAULT_NAMESPACE.to_owned(), plural, name).await
 }
 
-async fn get_ns(s: State<AppState>, Path((ns, plural, name)): Path<(String, String, String)>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn get_ns(
+    s: State<AppState>,
+    Path((ns, plural, name)): Path<(String, String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     get_one(s, ns, plural, name).await
 }
 
-async fn get_one(State(s): State<AppState>, ns: String, plural: String, name: String) -> Result<Json<serde_json::Value>, ApiError> {
+async fn get_one(
+    State(s): State<AppState>,
+    ns: String,
+    plural: String,
+    name: String,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let kind = kind_of(&plural)?;
     let r = andon_core::ObjectRef::new(kind.kind, ns, name);
     match s.store.get(&r).await? {
         Some(o) => Ok(Json(document(&o))),
-        None => Err(ApiError::new(ErrorKind::NotFound, format!("{} {}/{} not found", kind.singular, r.namespace, r.name))),
+        None => Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("{} {}/{} not found", kind.singular, r.namespace, r.name),
+        )),
     }
 }
 
@@ -218,12 +254,19 @@ async fn put(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let kind = kind_of(&plural)?;
     let bytes = read_body(body).await?;
-    let manifests = andon_spec::parse_manifests("request", &bytes, Some(&ns)).map_err(Problem::from_diagnostics)?;
+    let manifests = andon_spec::parse_manifests("request", &bytes, Some(&ns))
+        .map_err(Problem::from_diagnostics)?;
     let [m] = manifests.as_slice() else {
-        return Err(ApiError::new(ErrorKind::InvalidArgument, format!("expected exactly one resource in the body, found {}", manifests.len())));
+        return Err(ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!("expected exactly one resource in the body, found {}", manifests.len()),
+        ));
     };
     let mismatch = |what: &str, body: &str, path: &str| {
-        ApiError::new(ErrorKind::InvalidArgument, format!("{what} in the body ({body:?}) does not match the URL ({path:?})"))
+        ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!("{what} in the body ({body:?}) does not match the URL ({path:?})"),
+        )
     };
     if m.kind.kind != kind.kind {
         return Err(mismatch("kind", m.kind.kind, kind.kind));
@@ -237,7 +280,9 @@ async fn put(
     let mut d = desired(m);
     d.must_exist = true;
     let mut results = s.store.apply(vec![d], &actor(&headers)).await?;
-    let r = results.pop().ok_or_else(|| ApiError::new(ErrorKind::Internal, "the store returned no result"))?;
+    let r = results
+        .pop()
+        .ok_or_else(|| ApiError::new(ErrorKind::Internal, "the store returned no result"))?;
     Ok(Json(document(&r.object)))
 }
 
@@ -275,11 +320,13 @@ async fn delete(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let kind = kind_of(&plural)?;
     let r = andon_core::ObjectRef::new(kind.kind, ns, name);
-    let gone = s.store.delete(&r, q.resource_version, &actor(&headers)).await.map_err(|e| match e {
-        andon_store::StoreError::NotFound(_) => {
-            ApiError::new(ErrorKind::NotFound, format!("{} {}/{} not found", kind.singular, r.namespace, r.name))
-        }
-        other => other.into(),
-    })?;
+    let gone =
+        s.store.delete(&r, q.resource_version, &actor(&headers)).await.map_err(|e| match e {
+            andon_store::StoreError::NotFound(_) => ApiError::new(
+                ErrorKind::NotFound,
+                format!("{} {}/{} not found", kind.singular, r.namespace, r.name),
+            ),
+            other => other.into(),
+        })?;
     Ok(Json(document(&gone)))
 }

@@ -59,15 +59,21 @@ impl IntoResponse for ApiError {
 }
 
 pub(crate) async fn not_found(req: Request) -> ApiError {
-    ApiError::new(ErrorKind::NotFound, format!("no route for {} {}", req.method(), req.uri().path()))
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
 }
 
 /// Bounds the time to produce a response (streams, once started, are not cut).
 pub(crate) async fn with_timeout(limit: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
-        Err(_) => ApiError::new(ErrorKind::Timeout, format!("the request took longer than {}s", limit.as_secs()))
-            .into_response(),
+        Err(_) => ApiError::new(
+            ErrorKind::Timeout,
+            format!("the request took longer than {}s", limit.as_secs()),
+        )
+        .into_response(),
     }
 }
 
@@ -81,10 +87,17 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Q(q.0))
-            .map_err(|e| ApiError::new(ErrorKind::InvalidArgument, format!("invalid query: {}", e.body_text())))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Q(q.0)).map_err(
+            |e| {
+                ApiError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid query: {}", e.body_text()),
+                )
+            },
+        )
     }
 }

@@ -36,14 +36,20 @@ pub(crate) async fn list_or_follow(
     Q(q): Q<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let after = resume.or(q.after).unwrap_or(0);
     if q.follow {
         return Ok(follow(s, after).into_response());
     }
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 10_000 {
-        return Err(ApiError::new(ErrorKind::InvalidArgument, format!("limit must be between 1 and 10000, found {limit}")));
+        return Err(ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!("limit must be between 1 and 10000, found {limit}"),
+        ));
     }
     let items = s.store.events(after, limit).await?;
     let last = items.last().map_or(after, |e| e.seq);
@@ -58,7 +64,10 @@ struct FollowState {
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-fn follow(s: AppState, after: u64) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+fn follow(
+    s: AppState,
+    after: u64,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
     let init = FollowState {
         seq: s.store.subscribe(),
         shutdown: s.shutdown.clone(),

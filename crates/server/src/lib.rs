@@ -79,7 +79,9 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
-    let addr = listener.local_addr().map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         store: store.clone(),
@@ -99,7 +101,14 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
             .map_err(|e| ServerError::Listen(addr.to_string(), e.to_string()))
     });
     tracing::info!(%addr, data_dir = %config.data_dir.display(), backend = ?store.backend(), startup_ms = started.elapsed().as_millis() as u64, "andon server ready");
-    Ok(Server { addr, shutdown: shutdown_tx, task, store, grace: config.shutdown_grace, _lock: lock })
+    Ok(Server {
+        addr,
+        shutdown: shutdown_tx,
+        task,
+        store,
+        grace: config.shutdown_grace,
+        _lock: lock,
+    })
 }
 
 fn router(state: AppState, timeout: Duration) -> Router {
@@ -149,9 +158,14 @@ impl Server {
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
         let result = match tokio::time::timeout(self.grace, self.task).await {
-            Ok(joined) => joined.map_err(|e| ServerError::Listen(self.addr.to_string(), e.to_string()))?,
+            Ok(joined) => {
+                joined.map_err(|e| ServerError::Listen(self.addr.to_string(), e.to_string()))?
+            }
             Err(_) => {
-                tracing::warn!(grace_s = self.grace.as_secs(), "requests still running after the grace period; stopping anyway");
+                tracing::warn!(
+                    grace_s = self.grace.as_secs(),
+                    "requests still running after the grace period; stopping anyway"
+                );
                 Ok(())
             }
         };

@@ -23,7 +23,8 @@ pub(crate) const JOURNAL_LAST_SEQ: &str = "andon_journal_last_sequence";
 pub(crate) const BUILD_INFO: &str = "andon_build_info";
 pub(crate) const START_TIME: &str = "andon_process_start_time_seconds";
 
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -68,15 +69,25 @@ impl Metrics {
         let _ = writeln!(out, "# HELP {BUILD_INFO} Build information of the running andon.");
         let _ = writeln!(out, "# TYPE {BUILD_INFO} gauge");
         let _ = writeln!(out, "{BUILD_INFO}{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-        let _ = writeln!(out, "# HELP {START_TIME} Start time of the process since the Unix epoch in seconds.");
+        let _ = writeln!(
+            out,
+            "# HELP {START_TIME} Start time of the process since the Unix epoch in seconds."
+        );
         let _ = writeln!(out, "# TYPE {START_TIME} gauge");
         let _ = writeln!(out, "{START_TIME} {}", self.started);
 
-        let _ = writeln!(out, "# HELP {HTTP_REQUESTS} HTTP requests answered, by method, route and status code.");
+        let _ = writeln!(
+            out,
+            "# HELP {HTTP_REQUESTS} HTTP requests answered, by method, route and status code."
+        );
         let _ = writeln!(out, "# TYPE {HTTP_REQUESTS} counter");
         if let Ok(m) = self.requests.lock() {
             for ((method, route, code), n) in m.iter() {
-                let _ = writeln!(out, "{HTTP_REQUESTS}{{method=\"{method}\",route=\"{}\",code=\"{code}\"}} {n}", escape(route));
+                let _ = writeln!(
+                    out,
+                    "{HTTP_REQUESTS}{{method=\"{method}\",route=\"{}\",code=\"{code}\"}} {n}",
+                    escape(route)
+                );
             }
         }
         let _ = writeln!(out, "# HELP {HTTP_DURATION} Time to answer HTTP requests, by route.");
@@ -85,9 +96,17 @@ impl Metrics {
             for (route, h) in d.iter() {
                 let route = escape(route);
                 for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "{HTTP_DURATION}_bucket{{route=\"{route}\",le=\"{b}\"}} {}", h.counts[i]);
+                    let _ = writeln!(
+                        out,
+                        "{HTTP_DURATION}_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
                 }
-                let _ = writeln!(out, "{HTTP_DURATION}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "{HTTP_DURATION}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
                 let _ = writeln!(out, "{HTTP_DURATION}_sum{{route=\"{route}\"}} {}", h.sum);
                 let _ = writeln!(out, "{HTTP_DURATION}_count{{route=\"{route}\"}} {}", h.count);
             }
@@ -97,21 +116,34 @@ impl Metrics {
         let _ = writeln!(out, "# HELP {JOURNAL_APPENDS} Events committed to the journal.");
         let _ = writeln!(out, "# TYPE {JOURNAL_APPENDS} counter");
         let _ = writeln!(out, "{JOURNAL_APPENDS} {}", s.events_appended.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP {JOURNAL_COMMITS} Store transactions committed (each may carry many writes).");
+        let _ = writeln!(
+            out,
+            "# HELP {JOURNAL_COMMITS} Store transactions committed (each may carry many writes)."
+        );
         let _ = writeln!(out, "# TYPE {JOURNAL_COMMITS} counter");
         let commits = s.commits.load(Ordering::Relaxed);
         let _ = writeln!(out, "{JOURNAL_COMMITS} {commits}");
-        let _ = writeln!(out, "# HELP {JOURNAL_COMMIT_DURATION} Time to commit one store transaction.");
+        let _ =
+            writeln!(out, "# HELP {JOURNAL_COMMIT_DURATION} Time to commit one store transaction.");
         let _ = writeln!(out, "# TYPE {JOURNAL_COMMIT_DURATION} histogram");
         let mut cumulative = 0;
         for (i, b) in andon_store::COMMIT_BUCKETS_MICROS.iter().enumerate() {
             cumulative += s.commit_buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{JOURNAL_COMMIT_DURATION}_bucket{{le=\"{}\"}} {cumulative}", *b as f64 / 1e6);
+            let _ = writeln!(
+                out,
+                "{JOURNAL_COMMIT_DURATION}_bucket{{le=\"{}\"}} {cumulative}",
+                *b as f64 / 1e6
+            );
         }
         let _ = writeln!(out, "{JOURNAL_COMMIT_DURATION}_bucket{{le=\"+Inf\"}} {commits}");
-        let _ = writeln!(out, "{JOURNAL_COMMIT_DURATION}_sum {}", s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{JOURNAL_COMMIT_DURATION}_sum {}",
+            s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{JOURNAL_COMMIT_DURATION}_count {commits}");
-        let _ = writeln!(out, "# HELP {JOURNAL_LAST_SEQ} Sequence number of the newest journal event.");
+        let _ =
+            writeln!(out, "# HELP {JOURNAL_LAST_SEQ} Sequence number of the newest journal event.");
         let _ = writeln!(out, "# TYPE {JOURNAL_LAST_SEQ} gauge");
         let _ = writeln!(out, "{JOURNAL_LAST_SEQ} {}", store.last_seq());
         out
@@ -126,7 +158,10 @@ fn escape(s: &str) -> String {
 pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let resp = next.run(req).await;
     state.metrics.observe(&method, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp

@@ -21,14 +21,23 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(overview))
         .route("/ui/events", get(journal))
-        .route("/ui/app.js", get(|| async { static_file("text/javascript; charset=utf-8", include_str!("ui/app.js")) }))
-        .route("/ui/style.css", get(|| async { static_file("text/css; charset=utf-8", include_str!("ui/style.css")) }))
+        .route(
+            "/ui/app.js",
+            get(|| async {
+                static_file("text/javascript; charset=utf-8", include_str!("ui/app.js"))
+            }),
+        )
+        .route(
+            "/ui/style.css",
+            get(|| async { static_file("text/css; charset=utf-8", include_str!("ui/style.css")) }),
+        )
         .route("/ui/{plural}", get(kind_page))
         .route("/ui/{plural}/{ns}/{name}", get(resource_page))
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body)
+        .into_response()
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -99,7 +108,11 @@ fn feed(events: &[Event], after: u64, subject: Option<&str>) -> String {
             esc(&e.actor)
         );
     }
-    let empty = if events.is_empty() { "<p id=\"feed-empty\" class=\"muted\">No events yet.</p>" } else { "" };
+    let empty = if events.is_empty() {
+        "<p id=\"feed-empty\" class=\"muted\">No events yet.</p>"
+    } else {
+        ""
+    };
     format!(
         "<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Event</th><th>Subject</th><th>Actor</th></tr></thead>\
          <tbody id=\"feed\" data-after=\"{after}\" data-subject=\"{}\" data-plurals=\"{}\">{rows}</tbody></table>{empty}",
@@ -170,11 +183,15 @@ async fn journal(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
 }
 
 fn page_kind(plural: &str) -> Result<&'static KindInfo, ApiError> {
-    kinds::by_plural(plural)
-        .ok_or_else(|| ApiError::new(andon_core::ErrorKind::NotFound, format!("no page for {plural:?}")))
+    kinds::by_plural(plural).ok_or_else(|| {
+        ApiError::new(andon_core::ErrorKind::NotFound, format!("no page for {plural:?}"))
+    })
 }
 
-async fn kind_page(State(s): State<AppState>, Path(plural): Path<String>) -> Result<Html<String>, ApiError> {
+async fn kind_page(
+    State(s): State<AppState>,
+    Path(plural): Path<String>,
+) -> Result<Html<String>, ApiError> {
     let kind = page_kind(&plural)?;
     let objects = s.store.list(kind.kind, None, None, 1000).await?;
     let body = format!("<h1>{}s</h1>{}", kind.kind, resource_table(&objects, s.clock.now(), false));
@@ -188,11 +205,17 @@ async fn resource_page(
     let kind = page_kind(&plural)?;
     let r = andon_core::ObjectRef::new(kind.kind, &ns, &name);
     let Some(o) = s.store.get(&r).await? else {
-        return Err(ApiError::new(andon_core::ErrorKind::NotFound, format!("{} {ns}/{name} not found", kind.singular)));
+        return Err(ApiError::new(
+            andon_core::ErrorKind::NotFound,
+            format!("{} {ns}/{name} not found", kind.singular),
+        ));
     };
     let events = s.store.events_about(&r.to_string(), 100).await?;
     let labels = o.labels.as_object().map(|m| {
-        m.iter().map(|(k, v)| format!("{}={}", esc(k), esc(v.as_str().unwrap_or_default()))).collect::<Vec<_>>().join(", ")
+        m.iter()
+            .map(|(k, v)| format!("{}={}", esc(k), esc(v.as_str().unwrap_or_default())))
+            .collect::<Vec<_>>()
+            .join(", ")
     });
     let age = human_age(o.created_at.until(s.clock.now()).max(Duration::ZERO));
     let body = format!(
@@ -207,7 +230,9 @@ async fn resource_page(
         o.generation,
         o.resource_version,
         o.created_at,
-        labels.filter(|l| !l.is_empty()).unwrap_or_else(|| "<span class=\"muted\">none</span>".into()),
+        labels
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "<span class=\"muted\">none</span>".into()),
         esc(&andon_spec::yaml_out::to_yaml(&o.spec)),
         esc(&andon_spec::yaml_out::to_yaml(&o.status)),
         feed(&events, s.store.last_seq(), Some(&r.to_string()))

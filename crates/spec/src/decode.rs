@@ -111,7 +111,11 @@ impl Ctx {
     pub fn int_min(&mut self, node: &Node, path: &str, min: i64) -> Option<i64> {
         let v = self.int(node, path)?;
         if v < min {
-            self.error(node.pos, path, format!("must be greater than or equal to {min}, found {v}"));
+            self.error(
+                node.pos,
+                path,
+                format!("must be greater than or equal to {min}, found {v}"),
+            );
             return None;
         }
         Some(v)

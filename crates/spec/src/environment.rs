@@ -18,7 +18,9 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<EnvironmentSpec>
     let before = ctx.diags.len();
     let o = ctx.object(node, path, &["description", "requiresApproval"])?;
     let description = o.opt("description").and_then(|n| ctx.string(n, &o.path_of("description")));
-    let requires_approval =
-        o.opt("requiresApproval").and_then(|n| ctx.bool(n, &o.path_of("requiresApproval"))).unwrap_or(false);
+    let requires_approval = o
+        .opt("requiresApproval")
+        .and_then(|n| ctx.bool(n, &o.path_of("requiresApproval")))
+        .unwrap_or(false);
     (ctx.diags.len() == before).then_some(EnvironmentSpec { description, requires_approval })
 }

@@ -11,8 +11,12 @@ pub struct KindInfo {
 
 pub const SERVICE: KindInfo =
     KindInfo { kind: "Service", plural: "services", singular: "service", short: &["svc"] };
-pub const ENVIRONMENT: KindInfo =
-    KindInfo { kind: "Environment", plural: "environments", singular: "environment", short: &["env"] };
+pub const ENVIRONMENT: KindInfo = KindInfo {
+    kind: "Environment",
+    plural: "environments",
+    singular: "environment",
+    short: &["env"],
+};
 
 /// Every kind, in the order the UI and `andon get all` list them.
 pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT];

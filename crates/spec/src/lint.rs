@@ -83,7 +83,10 @@ fn walk(dir: &Path, files: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
 }
 
 /// Parses and validates every input as one set: all problems, or all manifests.
-pub fn load(inputs: &[Input], default_namespace: Option<&str>) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+pub fn load(
+    inputs: &[Input],
+    default_namespace: Option<&str>,
+) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
     let mut all = Vec::new();
     let mut diags = Vec::new();
     for input in inputs {

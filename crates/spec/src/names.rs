@@ -31,9 +31,7 @@ fn is_qualified_name_part(s: &str) -> bool {
 }
 
 fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|part| check_dns1123_label(part).is_ok())
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(|part| check_dns1123_label(part).is_ok())
 }
 
 /// A label or annotation key: `[prefix/]name`.

@@ -36,7 +36,8 @@ impl Quantity {
         if digits.len() > 30 {
             return Err(format!("{text:?} is too large a quantity"));
         }
-        let mantissa: i128 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad())? };
+        let mantissa: i128 =
+            if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad())? };
         // value = mantissa * 10^(exp10 - frac_len) * 2^exp2, then * 1000 for milli.
         let (exp10, exp2): (i32, u32) = match suffix {
             "" => (0, 0),

@@ -67,7 +67,8 @@ impl Manifest {
 
     /// The manifest as a document again (defaults filled in), e.g. to send it to the server.
     pub fn to_document(&self) -> serde_json::Value {
-        let mut metadata = serde_json::json!({"name": self.metadata.name, "namespace": self.metadata.namespace});
+        let mut metadata =
+            serde_json::json!({"name": self.metadata.name, "namespace": self.metadata.namespace});
         if !self.metadata.labels.is_empty() {
             metadata["labels"] = self.labels_json();
         }
@@ -137,13 +138,19 @@ fn is_list(node: &Node) -> bool {
 }
 
 fn decode_list(ctx: &mut Ctx, node: &Node, file: &str, ns: &str, out: &mut Vec<Manifest>) {
-    let Some(o) = ctx.object(node, "", &["apiVersion", "kind", "metadata", "items"]) else { return };
+    let Some(o) = ctx.object(node, "", &["apiVersion", "kind", "metadata", "items"]) else {
+        return;
+    };
     let Some(items) = o.require(ctx, "items").and_then(|n| ctx.list(n, "items")) else { return };
     for (i, item) in items.iter().enumerate() {
         let before = ctx.diags.len();
         let m = decode_manifest(ctx, item, file, ns);
         for d in &mut ctx.diags[before..] {
-            d.field = if d.field.is_empty() { index("items", i) } else { format!("{}.{}", index("items", i), d.field) };
+            d.field = if d.field.is_empty() {
+                index("items", i)
+            } else {
+                format!("{}.{}", index("items", i), d.field)
+            };
         }
         out.extend(m);
     }
@@ -182,7 +189,11 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
     if let Some(n) = o.require(ctx, "apiVersion") {
         if let Some(v) = ctx.string(n, "apiVersion") {
             if v != API_VERSION {
-                ctx.error(n.pos, "apiVersion", format!("unsupported apiVersion {v:?}; expected {API_VERSION:?}"));
+                ctx.error(
+                    n.pos,
+                    "apiVersion",
+                    format!("unsupported apiVersion {v:?}; expected {API_VERSION:?}"),
+                );
             }
         }
     }
@@ -195,7 +206,11 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
                 Some(s) => format!(" (did you mean {s:?}?)"),
                 None => String::new(),
             };
-            ctx.error(n.pos, "kind", format!("unknown kind {k:?}{hint}; known kinds: {}", names.join(", ")));
+            ctx.error(
+                n.pos,
+                "kind",
+                format!("unknown kind {k:?}{hint}; known kinds: {}", names.join(", ")),
+            );
         }
         found
     });
@@ -256,7 +271,11 @@ fn decode_metadata(ctx: &mut Ctx, node: &Node, default_ns: &str) -> Option<Metad
         .and_then(|n| {
             ctx.string_map(n, "metadata.annotations", |ctx, k, _, key, _| {
                 if let Err(e) = check_label_key(key) {
-                    ctx.error(k.pos, format!("metadata.annotations.{key}"), e.replace("label key", "annotation key"));
+                    ctx.error(
+                        k.pos,
+                        format!("metadata.annotations.{key}"),
+                        e.replace("label key", "annotation key"),
+                    );
                 }
             })
         })
@@ -268,7 +287,11 @@ fn decode_metadata(ctx: &mut Ctx, node: &Node, default_ns: &str) -> Option<Metad
             _ => None,
         };
         if parsed.is_none() {
-            ctx.error(n.pos, "metadata.resourceVersion", "expected a resource version as returned by the server (a number)");
+            ctx.error(
+                n.pos,
+                "metadata.resourceVersion",
+                "expected a resource version as returned by the server (a number)",
+            );
         }
         parsed
     });

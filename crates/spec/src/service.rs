@@ -175,13 +175,16 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         }
         None => Vec::new(),
     };
-    let args = o.opt("args").and_then(|n| ctx.string_list(n, &o.path_of("args"))).unwrap_or_default();
+    let args =
+        o.opt("args").and_then(|n| ctx.string_list(n, &o.path_of("args"))).unwrap_or_default();
     let env = o.opt("env").map(|n| decode_env(ctx, n, &o.path_of("env"))).unwrap_or_default();
     let working_dir = o.opt("workingDir").and_then(|n| ctx.string(n, &o.path_of("workingDir")));
-    let ports = o.opt("ports").map(|n| decode_ports(ctx, n, &o.path_of("ports"))).unwrap_or_default();
+    let ports =
+        o.opt("ports").map(|n| decode_ports(ctx, n, &o.path_of("ports"))).unwrap_or_default();
     let port_names: Vec<&str> = ports.iter().filter_map(|p| p.name.as_deref()).collect();
     let probe = |ctx: &mut Ctx, name: &str, single_success: bool| {
-        o.opt(name).and_then(|n| decode_probe(ctx, n, &o.path_of(name), &port_names, single_success))
+        o.opt(name)
+            .and_then(|n| decode_probe(ctx, n, &o.path_of(name), &port_names, single_success))
     };
     let readiness_probe = probe(ctx, "readinessProbe", false);
     let liveness_probe = probe(ctx, "livenessProbe", true);
@@ -225,12 +228,16 @@ fn decode_env(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<EnvVar> {
                 ctx.error(
                     n.pos,
                     o.path_of("name"),
-                    format!("duplicate environment variable {name:?} (also at {})", index(path, first)),
+                    format!(
+                        "duplicate environment variable {name:?} (also at {})",
+                        index(path, first)
+                    ),
                 );
             }
             Some(name)
         });
-        let value = o.opt("value").and_then(|n| ctx.string(n, &o.path_of("value"))).unwrap_or_default();
+        let value =
+            o.opt("value").and_then(|n| ctx.string(n, &o.path_of("value"))).unwrap_or_default();
         if let Some(name) = name {
             out.push(EnvVar { name, value });
         }
@@ -249,7 +256,11 @@ fn decode_ports(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<Port> {
             if let Err(e) = check_port_name(&name) {
                 ctx.error(n.pos, o.path_of("name"), e);
             } else if let Some(j) = out.iter().position(|q| q.name.as_deref() == Some(&*name)) {
-                ctx.error(n.pos, o.path_of("name"), format!("duplicate port name {name:?} (also at {})", index(path, j)));
+                ctx.error(
+                    n.pos,
+                    o.path_of("name"),
+                    format!("duplicate port name {name:?} (also at {})", index(path, j)),
+                );
             }
             Some(name)
         });
@@ -257,7 +268,11 @@ fn decode_ports(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<Port> {
             let v = port_number(ctx, n, &o.path_of("port"), 0)?;
             if v != 0 {
                 if let Some(j) = out.iter().position(|q| q.port == v) {
-                    ctx.error(n.pos, o.path_of("port"), format!("duplicate port {v} (also at {})", index(path, j)));
+                    ctx.error(
+                        n.pos,
+                        o.path_of("port"),
+                        format!("duplicate port {v} (also at {})", index(path, j)),
+                    );
                 }
             }
             Some(v)
@@ -292,7 +307,11 @@ fn port_ref(ctx: &mut Ctx, o: &Obj<'_>, port_names: &[&str]) -> Option<PortRef> 
                 } else {
                     format!("named ports are: {}", port_names.join(", "))
                 };
-                ctx.error(n.pos, &p, format!("port name {name:?} is not defined in spec.ports ({known})"));
+                ctx.error(
+                    n.pos,
+                    &p,
+                    format!("port name {name:?} is not defined in spec.ports ({known})"),
+                );
                 None
             } else {
                 Some(PortRef::Name(name.clone()))
@@ -300,7 +319,11 @@ fn port_ref(ctx: &mut Ctx, o: &Obj<'_>, port_names: &[&str]) -> Option<PortRef> 
         }
         Value::Int(_) => port_number(ctx, n, &p, 1).map(PortRef::Number),
         other => {
-            ctx.error(n.pos, &p, format!("expected a port number or a port name, found {}", other.type_name()));
+            ctx.error(
+                n.pos,
+                &p,
+                format!("expected a port number or a port name, found {}", other.type_name()),
+            );
             None
         }
     }
@@ -318,7 +341,11 @@ fn decode_probe(
     let present: Vec<&str> = HANDLERS.iter().copied().filter(|h| o.opt(h).is_some()).collect();
     let handler = match present.as_slice() {
         [] => {
-            ctx.error(node.pos, path, "must specify a handler type: one of httpGet, tcpSocket, exec, grpc");
+            ctx.error(
+                node.pos,
+                path,
+                "must specify a handler type: one of httpGet, tcpSocket, exec, grpc",
+            );
             None
         }
         [one] => {
@@ -326,7 +353,8 @@ fn decode_probe(
             let hn = o.opt(one)?;
             match *one {
                 "httpGet" => {
-                    let h = ctx.object(hn, &hp, &["path", "port", "host", "scheme", "httpHeaders"])?;
+                    let h =
+                        ctx.object(hn, &hp, &["path", "port", "host", "scheme", "httpHeaders"])?;
                     let port = port_ref(ctx, &h, port_names);
                     let path_v = h.opt("path").and_then(|n| ctx.string(n, &h.path_of("path")));
                     let host = h.opt("host").and_then(|n| ctx.string(n, &h.path_of("host")));
@@ -341,7 +369,10 @@ fn decode_probe(
                         }),
                         None => Some("HTTP".to_owned()),
                     };
-                    let headers = h.opt("httpHeaders").map(|n| decode_headers(ctx, n, &h.path_of("httpHeaders"))).unwrap_or_default();
+                    let headers = h
+                        .opt("httpHeaders")
+                        .map(|n| decode_headers(ctx, n, &h.path_of("httpHeaders")))
+                        .unwrap_or_default();
                     Some(ProbeHandler::HttpGet(HttpGet {
                         path: path_v.filter(|p| !p.is_empty()).unwrap_or_else(|| "/".to_owned()),
                         port: port?,
@@ -361,7 +392,11 @@ fn decode_probe(
                     let cmd = h.require(ctx, "command").and_then(|n| {
                         let c = ctx.string_list(n, &h.path_of("command"))?;
                         if c.is_empty() {
-                            ctx.error(n.pos, h.path_of("command"), "must name the program to run (at least one element)");
+                            ctx.error(
+                                n.pos,
+                                h.path_of("command"),
+                                "must name the program to run (at least one element)",
+                            );
                             return None;
                         }
                         Some(c)
@@ -370,8 +405,11 @@ fn decode_probe(
                 }
                 _ => {
                     let h = ctx.object(hn, &hp, &["port", "service"])?;
-                    let port = h.require(ctx, "port").and_then(|n| port_number(ctx, n, &h.path_of("port"), 1));
-                    let service = h.opt("service").and_then(|n| ctx.string(n, &h.path_of("service")));
+                    let port = h
+                        .require(ctx, "port")
+                        .and_then(|n| port_number(ctx, n, &h.path_of("port"), 1));
+                    let service =
+                        h.opt("service").and_then(|n| ctx.string(n, &h.path_of("service")));
                     Some(ProbeHandler::Grpc(GrpcAction { port: port?, service }))
                 }
             }
@@ -392,7 +430,11 @@ fn decode_probe(
             Some(n) => match ctx.int_min(n, &o.path_of(name), 0) {
                 Some(0) => default,
                 Some(v) if v < min => {
-                    ctx.error(n.pos, o.path_of(name), format!("must be greater than or equal to {min}"));
+                    ctx.error(
+                        n.pos,
+                        o.path_of(name),
+                        format!("must be greater than or equal to {min}"),
+                    );
                     default
                 }
                 Some(v) => v,
@@ -408,12 +450,16 @@ fn decode_probe(
     let failure_threshold = num(ctx, "failureThreshold", 1, 3);
     if single_success && success_threshold != 1 {
         if let Some(n) = o.opt("successThreshold") {
-            ctx.error(n.pos, o.path_of("successThreshold"), "must be 1 for liveness and startup probes");
+            ctx.error(
+                n.pos,
+                o.path_of("successThreshold"),
+                "must be 1 for liveness and startup probes",
+            );
         }
     }
-    let termination_grace_period_seconds = o.opt("terminationGracePeriodSeconds").and_then(|n| {
-        ctx.int_min(n, &o.path_of("terminationGracePeriodSeconds"), 1)
-    });
+    let termination_grace_period_seconds = o
+        .opt("terminationGracePeriodSeconds")
+        .and_then(|n| ctx.int_min(n, &o.path_of("terminationGracePeriodSeconds"), 1));
     if ctx.diags.len() != before {
         return None;
     }
@@ -444,7 +490,9 @@ fn decode_headers(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<HttpHeader> {
 }
 
 fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
-    let Some(o) = ctx.object(node, path, &["limits", "requests"]) else { return Resources::default() };
+    let Some(o) = ctx.object(node, path, &["limits", "requests"]) else {
+        return Resources::default();
+    };
     let list = |ctx: &mut Ctx, name: &str| -> BTreeMap<String, Quantity> {
         let Some(n) = o.opt(name) else { return BTreeMap::new() };
         let p = o.path_of(name);
@@ -458,12 +506,21 @@ fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
                 Value::Int(i) => i.to_string(),
                 Value::Float(f) => f.to_string(),
                 other => {
-                    ctx.error(v.pos, &rp, format!("expected a quantity such as 500m or 256Mi, found {}", other.type_name()));
+                    ctx.error(
+                        v.pos,
+                        &rp,
+                        format!(
+                            "expected a quantity such as 500m or 256Mi, found {}",
+                            other.type_name()
+                        ),
+                    );
                     continue;
                 }
             };
             match Quantity::parse(&text) {
-                Ok(q) if q.milli_value() < 0 => ctx.error(v.pos, &rp, "must be greater than or equal to 0"),
+                Ok(q) if q.milli_value() < 0 => {
+                    ctx.error(v.pos, &rp, "must be greater than or equal to 0")
+                }
                 Ok(q) if *res == "cpu" && q.milli_value() == 0 && name == "limits" => {
                     ctx.error(v.pos, &rp, "must be greater than 0")
                 }
@@ -481,7 +538,11 @@ fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
         if let Some(lim) = limits.get(res) {
             if req.milli_value() > lim.milli_value() {
                 let pos = o.opt("requests").map_or(node.pos, |n| n.pos);
-                ctx.error(pos, field(&field(path, "requests"), res), format!("must be less than or equal to {res} limit of {lim}"));
+                ctx.error(
+                    pos,
+                    field(&field(path, "requests"), res),
+                    format!("must be less than or equal to {res} limit of {lim}"),
+                );
             }
         }
     }

@@ -290,7 +290,9 @@ fn check_collection_tag(tag: Option<&Tag>, want: &str, pos: Pos) -> Result<(), D
     match tag {
         None => Ok(()),
         Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == want => Ok(()),
-        Some(t) => Err(Diagnostic::at(pos, "", format!("unsupported YAML tag {}{}", t.handle, t.suffix))),
+        Some(t) => {
+            Err(Diagnostic::at(pos, "", format!("unsupported YAML tag {}{}", t.handle, t.suffix)))
+        }
     }
 }
 
@@ -358,9 +360,8 @@ fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     let b = text.as_bytes();
-    let digits = |s: &str, radix: u32| -> bool {
-        !s.is_empty() && s.chars().all(|c| c.is_digit(radix))
-    };
+    let digits =
+        |s: &str, radix: u32| -> bool { !s.is_empty() && s.chars().all(|c| c.is_digit(radix)) };
     if let Some(hex) = text.strip_prefix("0x") {
         if digits(hex, 16) {
             if let Ok(i) = i64::from_str_radix(hex, 16) {

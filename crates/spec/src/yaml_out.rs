@@ -117,10 +117,20 @@ fn needs_quotes(s: &str) -> bool {
     }
     // Anything that would read back as null, a boolean or a number (including YAML 1.1's words).
     let lower = s.to_ascii_lowercase();
-    if matches!(lower.as_str(), "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n") {
+    if matches!(
+        lower.as_str(),
+        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+    ) {
         return true;
     }
-    s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+') && !matches!(crate::yaml::parse(s.as_bytes()).ok().and_then(|d| d.into_iter().next()).map(|d| d.root.value), Some(crate::yaml::Value::Str(_)))
+    s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+')
+        && !matches!(
+            crate::yaml::parse(s.as_bytes())
+                .ok()
+                .and_then(|d| d.into_iter().next())
+                .map(|d| d.root.value),
+            Some(crate::yaml::Value::Str(_))
+        )
 }
 
 #[cfg(test)]

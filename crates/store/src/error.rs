@@ -12,7 +12,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("the database schema is at version {found}, newer than this andon knows ({known}); upgrade andon")]
+    #[error(
+        "the database schema is at version {found}, newer than this andon knows ({known}); upgrade andon"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("the store is shutting down")]
     Closed,
@@ -23,9 +25,8 @@ impl StoreError {
         match self {
             StoreError::NotFound(_) => ErrorKind::NotFound,
             StoreError::Conflict(_) => ErrorKind::Conflict,
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) | StoreError::Closed => {
-                ErrorKind::Unavailable
-            }
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+            | StoreError::Closed => ErrorKind::Unavailable,
             StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::SchemaTooNew { .. } => {
                 ErrorKind::Internal
             }

@@ -95,7 +95,9 @@ pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<()
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await?;
-    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetch_one(&mut *tx).await?;
+    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(&mut *tx)
+        .await?;
     let current: i64 = row.try_get(0)?;
     if current > latest() {
         return Err(StoreError::SchemaTooNew { found: current, known: latest() });
@@ -106,12 +108,14 @@ pub(crate) async fn run(conn: &mut AnyConnection, backend: Backend) -> Result<()
             Backend::Postgres => m.postgres,
         };
         tx.execute(sql).await?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(andon_core::Clock::now(&andon_core::SystemClock).millis())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(andon_core::Clock::now(&andon_core::SystemClock).millis())
+        .execute(&mut *tx)
+        .await?;
         tracing::info!(version = m.version, name = m.name, "applied schema migration");
     }
     tx.commit().await?;

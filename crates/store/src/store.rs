@@ -79,7 +79,8 @@ impl StoredObject {
             name: row.try_get("name")?,
             uid: row.try_get("uid")?,
             generation: row.try_get("generation")?,
-            resource_version: u64::try_from(row.try_get::<i64, _>("resource_version")?).unwrap_or(0),
+            resource_version: u64::try_from(row.try_get::<i64, _>("resource_version")?)
+                .unwrap_or(0),
             created_at: Timestamp(row.try_get("created_at")?),
             labels: text("labels")?,
             annotations: text("annotations")?,
@@ -185,7 +186,8 @@ impl Store {
         let (seq_tx, seq_rx) = watch::channel(u64::try_from(last).unwrap_or(0));
         let (tx, rx) = mpsc::channel(4096);
         let stats = Arc::new(crate::writer::Stats::default());
-        let writer = Writer { pool: pool.clone(), backend, clock, last_seq: seq_tx, stats: stats.clone() };
+        let writer =
+            Writer { pool: pool.clone(), backend, clock, last_seq: seq_tx, stats: stats.clone() };
         tokio::spawn(writer.run(rx));
         Ok(Store { pool, backend, writes: tx, last_seq: seq_rx, stats })
     }
@@ -206,7 +208,11 @@ impl Store {
     }
 
     /// Creates or updates every resource in one transaction: all succeed or none is stored.
-    pub async fn apply(&self, items: Vec<Desired>, actor: &str) -> Result<Vec<ApplyResult>, StoreError> {
+    pub async fn apply(
+        &self,
+        items: Vec<Desired>,
+        actor: &str,
+    ) -> Result<Vec<ApplyResult>, StoreError> {
         match self.submit(Op::Apply { items, actor: actor.to_owned() }).await? {
             OpResult::Applied(r) => Ok(r),
             _ => Err(StoreError::Corrupt("unexpected writer reply".into())),
@@ -236,8 +242,15 @@ impl Store {
     }
 
     pub async fn get(&self, r: &ObjectRef) -> Result<Option<StoredObject>, StoreError> {
-        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3");
-        let row = sqlx::query(&sql).bind(&r.kind).bind(&r.namespace).bind(&r.name).fetch_optional(&self.pool).await?;
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&r.kind)
+            .bind(&r.namespace)
+            .bind(&r.name)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(StoredObject::from_row).transpose()
     }
 
@@ -253,12 +266,28 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match namespace {
             Some(ns) => {
-                let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = $1 AND namespace = $2 AND name > $3 ORDER BY name LIMIT $4");
-                sqlx::query(&sql).bind(kind).bind(ns).bind(after_name).bind(limit).fetch_all(&self.pool).await?
+                let sql = format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = $1 AND namespace = $2 AND name > $3 ORDER BY name LIMIT $4"
+                );
+                sqlx::query(&sql)
+                    .bind(kind)
+                    .bind(ns)
+                    .bind(after_name)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
             }
             None => {
-                let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = $1 AND (namespace > $2 OR (namespace = $2 AND name > $3)) ORDER BY namespace, name LIMIT $4");
-                sqlx::query(&sql).bind(kind).bind(after_ns).bind(after_name).bind(limit).fetch_all(&self.pool).await?
+                let sql = format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = $1 AND (namespace > $2 OR (namespace = $2 AND name > $3)) ORDER BY namespace, name LIMIT $4"
+                );
+                sqlx::query(&sql)
+                    .bind(kind)
+                    .bind(after_ns)
+                    .bind(after_name)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
             }
         };
         rows.iter().map(StoredObject::from_row).collect()
@@ -275,7 +304,11 @@ impl Store {
     }
 
     /// The newest `limit` events about one subject (`Kind/namespace/name`), newest first.
-    pub async fn events_about(&self, subject: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub async fn events_about(
+        &self,
+        subject: &str,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
             .bind(subject)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -286,16 +319,21 @@ impl Store {
 
     /// The newest `limit` events, newest first.
     pub async fn recent_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events ORDER BY seq DESC LIMIT $1")
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT seq, time, kind, subject, actor, data FROM events ORDER BY seq DESC LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
         rows_to_events(&rows)
     }
 
     /// How many resources of each kind are stored.
     pub async fn count_by_kind(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT kind, COUNT(*) AS n FROM resources GROUP BY kind ORDER BY kind").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT kind, COUNT(*) AS n FROM resources GROUP BY kind ORDER BY kind")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| Ok((r.try_get("kind")?, r.try_get("n")?))).collect()
     }
 

@@ -49,7 +49,8 @@ pub struct Stats {
 }
 
 /// Upper bounds of the commit-latency histogram, in microseconds.
-pub const COMMIT_BUCKETS_MICROS: [u64; 10] = [100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 100_000, 1_000_000];
+pub const COMMIT_BUCKETS_MICROS: [u64; 10] =
+    [100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 100_000, 1_000_000];
 
 pub(crate) struct Writer {
     pub(crate) pool: AnyPool,
@@ -87,7 +88,8 @@ impl Writer {
                     tracing::error!(error = %e, "journal commit failed");
                     let msg = e.to_string();
                     for reply in replies {
-                        let _ = reply.send(Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))));
+                        let _ = reply
+                            .send(Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))));
                     }
                 }
             }
@@ -109,7 +111,10 @@ impl Writer {
     async fn commit_batch(
         &self,
         batch: Vec<WriteReq>,
-    ) -> Result<(Vec<Pending>, u64, u64), (Vec<oneshot::Sender<Result<OpResult, StoreError>>>, StoreError)> {
+    ) -> Result<
+        (Vec<Pending>, u64, u64),
+        (Vec<oneshot::Sender<Result<OpResult, StoreError>>>, StoreError),
+    > {
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let result: Result<(u64, u64), StoreError> = async {
             let mut tx = self.pool.begin().await?;
@@ -117,7 +122,8 @@ impl Writer {
                 // Replicas sharing one database take turns, so seq follows commit order.
                 tx.execute("SELECT pg_advisory_xact_lock(7070002)").await?;
             }
-            let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&mut *tx).await?;
+            let row =
+                sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&mut *tx).await?;
             let mut seq = u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0);
             let now = self.clock.now();
             let mut appended = 0u64;
@@ -134,9 +140,12 @@ impl Writer {
                         }
                         Ok(OpResult::Appended(seqs))
                     }
-                    Op::Apply { items, actor } => apply(&mut tx, &mut seq, now.millis(), items, &actor).await?,
+                    Op::Apply { items, actor } => {
+                        apply(&mut tx, &mut seq, now.millis(), items, &actor).await?
+                    }
                     Op::Delete { r, expected_version, actor } => {
-                        delete(&mut tx, &mut seq, now.millis(), &r, expected_version, &actor).await?
+                        delete(&mut tx, &mut seq, now.millis(), &r, expected_version, &actor)
+                            .await?
                     }
                 };
                 appended += seq - before;
@@ -171,7 +180,10 @@ async fn insert_event(
     Ok(())
 }
 
-async fn load(tx: &mut Transaction<'static, Any>, r: &ObjectRef) -> Result<Option<StoredObject>, StoreError> {
+async fn load(
+    tx: &mut Transaction<'static, Any>,
+    r: &ObjectRef,
+) -> Result<Option<StoredObject>, StoreError> {
     let row = sqlx::query(
         "SELECT kind, namespace, name, uid, generation, resource_version, created_at, labels, annotations, spec, status \
          FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3",
@@ -219,12 +231,17 @@ async fn apply(
     let mut results = Vec::with_capacity(items.len());
     for (d, existing) in items.into_iter().zip(current) {
         let (object, outcome) = match existing {
-            Some(old) if old.spec == d.spec && old.labels == d.labels && old.annotations == d.annotations => {
+            Some(old)
+                if old.spec == d.spec
+                    && old.labels == d.labels
+                    && old.annotations == d.annotations =>
+            {
                 (old, Outcome::Unchanged)
             }
             Some(old) => {
                 *seq += 1;
-                let generation = if old.spec == d.spec { old.generation } else { old.generation + 1 };
+                let generation =
+                    if old.spec == d.spec { old.generation } else { old.generation + 1 };
                 let obj = StoredObject {
                     generation,
                     resource_version: *seq,
@@ -287,7 +304,11 @@ async fn apply(
             }
         };
         if outcome != Outcome::Unchanged {
-            let kind = if outcome == Outcome::Created { kinds::RESOURCE_CREATED } else { kinds::RESOURCE_CONFIGURED };
+            let kind = if outcome == Outcome::Created {
+                kinds::RESOURCE_CREATED
+            } else {
+                kinds::RESOURCE_CONFIGURED
+            };
             let event = resource_event(kind, &object, actor);
             insert_event(tx, *seq, now, &event).await?;
         }
@@ -339,7 +360,10 @@ fn resource_event(kind: &str, obj: &StoredObject, actor: &str) -> NewEvent {
 /// A random RFC 4122 version-4 UUID from the OS's random source.
 fn new_uid() -> String {
     let mut b = [0u8; 16];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).is_err() {
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_err()
+    {
         // Without /dev/urandom, mix the clock and a process-wide counter.
         static N: AtomicU64 = AtomicU64::new(0);
         let t = andon_core::SystemClock.now().millis() as u64;

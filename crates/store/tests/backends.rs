@@ -29,7 +29,10 @@ async fn databases() -> Vec<Db> {
             let name = format!(
                 "andon_t_{}_{}",
                 std::process::id(),
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
             );
             let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
             pool.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
@@ -38,7 +41,9 @@ async fn databases() -> Vec<Db> {
             out.push(Db { label: "postgres", url: format!("{base}/{name}"), _dir: None });
         }
         Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("ANDON_TEST_DATABASE_URL must be set in CI (scripts/setup writes it to scripts/test-env)")
+            panic!(
+                "ANDON_TEST_DATABASE_URL must be set in CI (scripts/setup writes it to scripts/test-env)"
+            )
         }
         Err(_) => eprintln!("SKIPPED postgres backend: ANDON_TEST_DATABASE_URL is not set"),
     }
@@ -67,7 +72,12 @@ async fn apply_reports_created_configured_unchanged() {
     for db in databases().await {
         let s = open(&db).await;
         let r = s.apply(vec![svc("api", 1), svc("web", 1)], "alice").await.unwrap();
-        assert_eq!(r.iter().map(|r| r.outcome).collect::<Vec<_>>(), [Outcome::Created, Outcome::Created], "{}", db.label);
+        assert_eq!(
+            r.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            [Outcome::Created, Outcome::Created],
+            "{}",
+            db.label
+        );
         assert_eq!(r[0].object.resource_version, 1);
         assert_eq!(r[1].object.resource_version, 2);
 
@@ -81,10 +91,18 @@ async fn apply_reports_created_configured_unchanged() {
         let mut relabel = svc("api", 2);
         relabel.labels = json!({"team": "b"});
         let r = s.apply(vec![relabel], "bob").await.unwrap();
-        assert_eq!((r[0].outcome, r[0].object.generation), (Outcome::Configured, 2), "{}: labels only", db.label);
+        assert_eq!(
+            (r[0].outcome, r[0].object.generation),
+            (Outcome::Configured, 2),
+            "{}: labels only",
+            db.label
+        );
 
         let events = s.events(0, 100).await.unwrap();
-        let kinds: Vec<_> = events.iter().map(|e| (e.seq, e.kind.as_str(), e.subject.as_str(), e.actor.as_str())).collect();
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| (e.seq, e.kind.as_str(), e.subject.as_str(), e.actor.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             [
@@ -98,7 +116,10 @@ async fn apply_reports_created_configured_unchanged() {
         );
         assert_eq!(events[2].data["spec"]["replicas"], 2);
         let got = s.get(&ObjectRef::new("Service", "default", "api")).await.unwrap().unwrap();
-        assert_eq!((got.generation, got.resource_version, got.labels.clone()), (2, 4, json!({"team": "b"})));
+        assert_eq!(
+            (got.generation, got.resource_version, got.labels.clone()),
+            (2, 4, json!({"team": "b"}))
+        );
         s.close().await;
     }
 }
@@ -116,7 +137,11 @@ async fn a_stale_version_is_refused_and_nothing_of_the_apply_is_stored() {
             err.to_string(),
             "Service/default/api was modified: the request was based on resourceVersion 99, the stored one is 1; read it again and retry"
         );
-        assert!(s.get(&ObjectRef::new("Service", "default", "new-one")).await.unwrap().is_none(), "{}", db.label);
+        assert!(
+            s.get(&ObjectRef::new("Service", "default", "new-one")).await.unwrap().is_none(),
+            "{}",
+            db.label
+        );
         assert_eq!(s.events(0, 10).await.unwrap().len(), 1, "{}", db.label);
         let mut fresh = svc("api", 5);
         fresh.expected_version = Some(1);
@@ -163,7 +188,12 @@ async fn concurrent_appends_get_gapless_increasing_sequence_numbers() {
             handles.push(tokio::spawn(async move {
                 let mut seqs = Vec::new();
                 for i in 0..50 {
-                    let e = NewEvent { kind: "test.tick".into(), subject: format!("w{w}"), actor: "t".into(), data: json!({"i": i}) };
+                    let e = NewEvent {
+                        kind: "test.tick".into(),
+                        subject: format!("w{w}"),
+                        actor: "t".into(),
+                        data: json!({"i": i}),
+                    };
                     seqs.extend(s.append(vec![e]).await.unwrap());
                 }
                 seqs
@@ -172,7 +202,11 @@ async fn concurrent_appends_get_gapless_increasing_sequence_numbers() {
         let mut all = HashSet::new();
         for h in handles {
             let seqs = h.await.unwrap();
-            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{}: one writer's seqs increase", db.label);
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "{}: one writer's seqs increase",
+                db.label
+            );
             all.extend(seqs);
         }
         assert_eq!(all.len(), 400);
@@ -188,7 +222,14 @@ async fn concurrent_appends_get_gapless_increasing_sequence_numbers() {
 async fn the_journal_refuses_updates_and_deletes() {
     for db in databases().await {
         let s = open(&db).await;
-        s.append(vec![NewEvent { kind: "k".into(), subject: "s".into(), actor: "a".into(), data: json!(null) }]).await.unwrap();
+        s.append(vec![NewEvent {
+            kind: "k".into(),
+            subject: "s".into(),
+            actor: "a".into(),
+            data: json!(null),
+        }])
+        .await
+        .unwrap();
         let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
         let upd = pool.execute("UPDATE events SET kind = 'x'").await.unwrap_err();
         assert!(upd.to_string().contains("append-only"), "{}: {upd}", db.label);
@@ -238,7 +279,12 @@ async fn lists_page_by_namespace_and_name_and_data_survives_reopen() {
         assert_eq!(in_a.len(), 2);
         s.close().await;
         let reopened = open(&db).await;
-        assert_eq!(reopened.list("Service", None, None, 100).await.unwrap().len(), 6, "{}", db.label);
+        assert_eq!(
+            reopened.list("Service", None, None, 100).await.unwrap().len(),
+            6,
+            "{}",
+            db.label
+        );
         assert_eq!(reopened.last_seq(), 6);
         reopened.close().await;
     }
