@@ -1,4 +1,11 @@
 //! Black-box tests of the server and CLI: the real binary on an ephemeral port.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

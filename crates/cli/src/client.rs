@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use andon_api::Problem;
 use http_body_util::{BodyExt, Full};
+pub use hyper::Method;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;

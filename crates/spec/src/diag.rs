@@ -104,10 +104,10 @@ impl fmt::Display for Diagnostic {
 /// The closest candidate to `word` by edit distance, if close enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
-    if lower.len() >= 4 {
-        if let Some(c) = candidates.iter().find(|c| c.to_ascii_lowercase().starts_with(&lower)) {
-            return Some(c);
-        }
+    if lower.len() >= 4
+        && let Some(c) = candidates.iter().find(|c| c.to_ascii_lowercase().starts_with(&lower))
+    {
+        return Some(c);
     }
     candidates
         .iter()

@@ -40,13 +40,13 @@ pub fn check_label_key(s: &str) -> Result<(), String> {
         Some((p, n)) => (Some(p), n),
         None => (None, s),
     };
-    if let Some(p) = prefix {
-        if !is_dns1123_subdomain(p) {
-            return Err(format!(
-                "{s:?} is not a valid label key: the prefix must be a DNS subdomain \
+    if let Some(p) = prefix
+        && !is_dns1123_subdomain(p)
+    {
+        return Err(format!(
+            "{s:?} is not a valid label key: the prefix must be a DNS subdomain \
                  (e.g. 'example.com')"
-            ));
-        }
+        ));
     }
     if !is_qualified_name_part(name) {
         return Err(format!(

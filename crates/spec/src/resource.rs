@@ -21,7 +21,7 @@ pub const API_VERSION: &str = "andon.dev/v1";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Spec {
-    Service(ServiceSpec),
+    Service(Box<ServiceSpec>),
     Environment(EnvironmentSpec),
 }
 
@@ -186,16 +186,15 @@ pub fn check_unique(manifests: &[Manifest]) -> Vec<Diagnostic> {
 fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<Manifest> {
     let before = ctx.diags.len();
     let o = ctx.object(node, "", ENVELOPE_FIELDS)?;
-    if let Some(n) = o.require(ctx, "apiVersion") {
-        if let Some(v) = ctx.string(n, "apiVersion") {
-            if v != API_VERSION {
-                ctx.error(
-                    n.pos,
-                    "apiVersion",
-                    format!("unsupported apiVersion {v:?}; expected {API_VERSION:?}"),
-                );
-            }
-        }
+    if let Some(n) = o.require(ctx, "apiVersion")
+        && let Some(v) = ctx.string(n, "apiVersion")
+        && v != API_VERSION
+    {
+        ctx.error(
+            n.pos,
+            "apiVersion",
+            format!("unsupported apiVersion {v:?}; expected {API_VERSION:?}"),
+        );
     }
     let kind = o.require(ctx, "kind").and_then(|n| {
         let k = ctx.string(n, "kind")?;
@@ -216,9 +215,10 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
     });
     let metadata = o.require(ctx, "metadata").and_then(|n| decode_metadata(ctx, n, ns));
     let spec = match kind {
-        Some(k) if k.kind == "Service" => {
-            o.require(ctx, "spec").and_then(|n| service::decode(ctx, n, "spec")).map(Spec::Service)
-        }
+        Some(k) if k.kind == "Service" => o
+            .require(ctx, "spec")
+            .and_then(|n| service::decode(ctx, n, "spec"))
+            .map(|s| Spec::Service(Box::new(s))),
         Some(_) => match o.opt("spec") {
             Some(n) => environment::decode(ctx, n, "spec").map(Spec::Environment),
             None => Some(Spec::Environment(EnvironmentSpec::default())),

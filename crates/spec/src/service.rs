@@ -266,14 +266,14 @@ fn decode_ports(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<Port> {
         });
         let port = o.require(ctx, "port").and_then(|n| {
             let v = port_number(ctx, n, &o.path_of("port"), 0)?;
-            if v != 0 {
-                if let Some(j) = out.iter().position(|q| q.port == v) {
-                    ctx.error(
-                        n.pos,
-                        o.path_of("port"),
-                        format!("duplicate port {v} (also at {})", index(path, j)),
-                    );
-                }
+            if v != 0
+                && let Some(j) = out.iter().position(|q| q.port == v)
+            {
+                ctx.error(
+                    n.pos,
+                    o.path_of("port"),
+                    format!("duplicate port {v} (also at {})", index(path, j)),
+                );
             }
             Some(v)
         });
@@ -448,14 +448,15 @@ fn decode_probe(
     let timeout_seconds = num(ctx, "timeoutSeconds", 1, 1);
     let success_threshold = num(ctx, "successThreshold", 1, 1);
     let failure_threshold = num(ctx, "failureThreshold", 1, 3);
-    if single_success && success_threshold != 1 {
-        if let Some(n) = o.opt("successThreshold") {
-            ctx.error(
-                n.pos,
-                o.path_of("successThreshold"),
-                "must be 1 for liveness and startup probes",
-            );
-        }
+    if single_success
+        && success_threshold != 1
+        && let Some(n) = o.opt("successThreshold")
+    {
+        ctx.error(
+            n.pos,
+            o.path_of("successThreshold"),
+            "must be 1 for liveness and startup probes",
+        );
     }
     let termination_grace_period_seconds = o
         .opt("terminationGracePeriodSeconds")
@@ -535,15 +536,15 @@ fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
     let limits = list(ctx, "limits");
     let requests = list(ctx, "requests");
     for (res, req) in &requests {
-        if let Some(lim) = limits.get(res) {
-            if req.milli_value() > lim.milli_value() {
-                let pos = o.opt("requests").map_or(node.pos, |n| n.pos);
-                ctx.error(
-                    pos,
-                    field(&field(path, "requests"), res),
-                    format!("must be less than or equal to {res} limit of {lim}"),
-                );
-            }
+        if let Some(lim) = limits.get(res)
+            && req.milli_value() > lim.milli_value()
+        {
+            let pos = o.opt("requests").map_or(node.pos, |n| n.pos);
+            ctx.error(
+                pos,
+                field(&field(path, "requests"), res),
+                format!("must be less than or equal to {res} limit of {lim}"),
+            );
         }
     }
     Resources { limits, requests }

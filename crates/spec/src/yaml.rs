@@ -362,19 +362,17 @@ fn resolve_plain(text: &str) -> Value {
     let b = text.as_bytes();
     let digits =
         |s: &str, radix: u32| -> bool { !s.is_empty() && s.chars().all(|c| c.is_digit(radix)) };
-    if let Some(hex) = text.strip_prefix("0x") {
-        if digits(hex, 16) {
-            if let Ok(i) = i64::from_str_radix(hex, 16) {
-                return Value::Int(i);
-            }
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && digits(hex, 16)
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if digits(oct, 8) {
-            if let Ok(i) = i64::from_str_radix(oct, 8) {
-                return Value::Int(i);
-            }
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && digits(oct, 8)
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     if digits(unsigned, 10) {
@@ -386,10 +384,11 @@ fn resolve_plain(text: &str) -> Value {
         }
     }
     // Core schema float: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
-    if !b.is_empty() && is_core_float(unsigned) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if !b.is_empty()
+        && is_core_float(unsigned)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(text.to_owned())
 }

@@ -1,5 +1,12 @@
 //! Malformed inputs, each with the exact diagnostics it must produce. Run with
 //! `UPDATE_EXPECT=1` to print the actual output of every case instead of asserting.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use andon_spec::lint::{Input, load};
 

@@ -1,4 +1,11 @@
 //! Property tests: no input, however broken, makes the manifest reader panic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use andon_spec::parse_manifests;
 use proptest::prelude::*;

@@ -186,8 +186,14 @@ impl Store {
         let (seq_tx, seq_rx) = watch::channel(u64::try_from(last).unwrap_or(0));
         let (tx, rx) = mpsc::channel(4096);
         let stats = Arc::new(crate::writer::Stats::default());
-        let writer =
-            Writer { pool: pool.clone(), backend, clock, last_seq: seq_tx, stats: stats.clone() };
+        let writer = Writer {
+            pool: pool.clone(),
+            backend,
+            clock,
+            last_seq: seq_tx,
+            stats: stats.clone(),
+            cached_seq: None,
+        };
         tokio::spawn(writer.run(rx));
         Ok(Store { pool, backend, writes: tx, last_seq: seq_rx, stats })
     }
@@ -228,7 +234,7 @@ impl Store {
     ) -> Result<StoredObject, StoreError> {
         let op = Op::Delete { r: r.clone(), expected_version, actor: actor.to_owned() };
         match self.submit(op).await? {
-            OpResult::Deleted(o) => Ok(o),
+            OpResult::Deleted(o) => Ok(*o),
             _ => Err(StoreError::Corrupt("unexpected writer reply".into())),
         }
     }

@@ -26,7 +26,7 @@ pub(crate) enum Op {
 
 pub(crate) enum OpResult {
     Applied(Vec<ApplyResult>),
-    Deleted(StoredObject),
+    Deleted(Box<StoredObject>),
     Appended(Vec<u64>),
 }
 
@@ -58,13 +58,26 @@ pub(crate) struct Writer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) last_seq: watch::Sender<u64>,
     pub(crate) stats: Arc<Stats>,
+    /// The newest committed seq, when this writer is the database's only writer (SQLite:
+    /// the data-dir lock guarantees it). PostgreSQL may be shared by replicas, so it asks.
+    pub(crate) cached_seq: Option<u64>,
+}
+
+/// Events are inserted this many rows per statement.
+const ROWS_PER_INSERT: usize = 64;
+
+/// An event with its assigned seq and time, waiting to be inserted with its batch.
+struct PendingEvent {
+    seq: u64,
+    time: i64,
+    event: NewEvent,
 }
 
 /// One operation's planned outcome within a batch; its reply is sent after commit.
 type Pending = (oneshot::Sender<Result<OpResult, StoreError>>, Result<OpResult, StoreError>);
 
 impl Writer {
-    pub(crate) async fn run(self, mut rx: mpsc::Receiver<WriteReq>) {
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<WriteReq>) {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -76,6 +89,9 @@ impl Writer {
             let started = Instant::now();
             match self.commit_batch(batch).await {
                 Ok((pending, last, appended)) => {
+                    if self.backend == Backend::Sqlite {
+                        self.cached_seq = Some(last);
+                    }
                     self.record(started, appended);
                     if last > *self.last_seq.borrow() {
                         self.last_seq.send_replace(last);
@@ -85,6 +101,7 @@ impl Writer {
                     }
                 }
                 Err((replies, e)) => {
+                    self.cached_seq = None;
                     tracing::error!(error = %e, "journal commit failed");
                     let msg = e.to_string();
                     for reply in replies {
@@ -122,37 +139,44 @@ impl Writer {
                 // Replicas sharing one database take turns, so seq follows commit order.
                 tx.execute("SELECT pg_advisory_xact_lock(7070002)").await?;
             }
-            let row =
-                sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM events").fetch_one(&mut *tx).await?;
-            let mut seq = u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0);
-            let now = self.clock.now();
-            let mut appended = 0u64;
-            let mut reqs = batch.into_iter();
-            for req in reqs.by_ref() {
-                let before = seq;
+            let mut seq = match self.cached_seq {
+                Some(s) => s,
+                None => {
+                    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM events")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0)
+                }
+            };
+            let first = seq;
+            let now = self.clock.now().millis();
+            let mut rows: Vec<PendingEvent> = Vec::new();
+            for req in batch {
                 let result = match req.op {
                     Op::Append { events } => {
                         let mut seqs = Vec::with_capacity(events.len());
-                        for e in &events {
+                        for event in events {
                             seq += 1;
-                            insert_event(&mut tx, seq, now.millis(), e).await?;
                             seqs.push(seq);
+                            rows.push(PendingEvent { seq, time: now, event });
                         }
                         Ok(OpResult::Appended(seqs))
                     }
                     Op::Apply { items, actor } => {
-                        apply(&mut tx, &mut seq, now.millis(), items, &actor).await?
+                        apply(&mut tx, &mut seq, now, items, &actor, &mut rows).await?
                     }
                     Op::Delete { r, expected_version, actor } => {
-                        delete(&mut tx, &mut seq, now.millis(), &r, expected_version, &actor)
+                        delete(&mut tx, &mut seq, now, &r, expected_version, &actor, &mut rows)
                             .await?
                     }
                 };
-                appended += seq - before;
                 pending.push((req.reply, result));
             }
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                insert_events(&mut tx, chunk).await?;
+            }
             tx.commit().await?;
-            Ok((seq, appended))
+            Ok((seq, seq - first))
         }
         .await;
         match result {
@@ -162,21 +186,39 @@ impl Writer {
     }
 }
 
-async fn insert_event(
+/// Inserts events with one multi-row statement (one round trip for many rows).
+async fn insert_events(
     tx: &mut Transaction<'static, Any>,
-    seq: u64,
-    time: i64,
-    e: &NewEvent,
+    rows: &[PendingEvent],
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO events (seq, time, kind, subject, actor, data) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(time)
-        .bind(&e.kind)
-        .bind(&e.subject)
-        .bind(&e.actor)
-        .bind(e.data.to_string())
-        .execute(&mut **tx)
-        .await?;
+    let mut sql =
+        String::from("INSERT INTO events (seq, time, kind, subject, actor, data) VALUES ");
+    for i in 0..rows.len() {
+        let b = i * 6;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6
+        ));
+    }
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(i64::try_from(r.seq).unwrap_or(i64::MAX))
+            .bind(r.time)
+            .bind(r.event.kind.clone())
+            .bind(r.event.subject.clone())
+            .bind(r.event.actor.clone())
+            .bind(r.event.data.to_string());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -212,6 +254,7 @@ async fn apply(
     now: i64,
     items: Vec<Desired>,
     actor: &str,
+    rows: &mut Vec<PendingEvent>,
 ) -> Result<Result<OpResult, StoreError>, StoreError> {
     let mut current = Vec::with_capacity(items.len());
     for d in &items {
@@ -309,8 +352,11 @@ async fn apply(
             } else {
                 kinds::RESOURCE_CONFIGURED
             };
-            let event = resource_event(kind, &object, actor);
-            insert_event(tx, *seq, now, &event).await?;
+            rows.push(PendingEvent {
+                seq: *seq,
+                time: now,
+                event: resource_event(kind, &object, actor),
+            });
         }
         results.push(ApplyResult { object, outcome });
     }
@@ -324,14 +370,15 @@ async fn delete(
     r: &ObjectRef,
     expected_version: Option<u64>,
     actor: &str,
+    rows: &mut Vec<PendingEvent>,
 ) -> Result<Result<OpResult, StoreError>, StoreError> {
     let Some(obj) = load(tx, r).await? else {
         return Ok(Err(StoreError::NotFound(r.to_string())));
     };
-    if let Some(expected) = expected_version {
-        if obj.resource_version != expected {
-            return Ok(Err(stale(r, expected, Some(obj.resource_version))));
-        }
+    if let Some(expected) = expected_version
+        && obj.resource_version != expected
+    {
+        return Ok(Err(stale(r, expected, Some(obj.resource_version))));
     }
     sqlx::query("DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3")
         .bind(&r.kind)
@@ -340,8 +387,12 @@ async fn delete(
         .execute(&mut **tx)
         .await?;
     *seq += 1;
-    insert_event(tx, *seq, now, &resource_event(kinds::RESOURCE_DELETED, &obj, actor)).await?;
-    Ok(Ok(OpResult::Deleted(obj)))
+    rows.push(PendingEvent {
+        seq: *seq,
+        time: now,
+        event: resource_event(kinds::RESOURCE_DELETED, &obj, actor),
+    });
+    Ok(Ok(OpResult::Deleted(Box::new(obj))))
 }
 
 fn resource_event(kind: &str, obj: &StoredObject, actor: &str) -> NewEvent {

@@ -51,16 +51,16 @@ impl Andon {
             let line = rx
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("andon did not become ready: {:?}", child.try_wait()));
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if v["fields"]["message"] == "andon server ready" {
-                    let addr = v["fields"]["addr"].as_str().unwrap().to_owned();
-                    return Andon {
-                        child,
-                        url: format!("http://{addr}"),
-                        data_dir: data_dir.to_owned(),
-                        logs: rx,
-                    };
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["fields"]["message"] == "andon server ready"
+            {
+                let addr = v["fields"]["addr"].as_str().unwrap().to_owned();
+                return Andon {
+                    child,
+                    url: format!("http://{addr}"),
+                    data_dir: data_dir.to_owned(),
+                    logs: rx,
+                };
             }
         }
     }
@@ -149,3 +149,29 @@ pub async fn request(
 }
 
 pub const SERVICE: &str = "apiVersion: andon.dev/v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  replicas: 2\n  command: [andon-demo]\n";
+
+/// A fresh PostgreSQL database URL from `ANDON_TEST_DATABASE_URL` (an admin URL); `None`
+/// only outside CI when the variable is unset. `scripts/setup` provides it.
+pub async fn fresh_postgres() -> Option<String> {
+    use sqlx::Executor;
+    let admin = match std::env::var("ANDON_TEST_DATABASE_URL") {
+        Ok(u) => u,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "ANDON_TEST_DATABASE_URL must be set in CI (scripts/setup writes it to scripts/test-env)"
+            )
+        }
+        Err(_) => {
+            eprintln!("SKIPPED postgres: ANDON_TEST_DATABASE_URL is not set");
+            return None;
+        }
+    };
+    sqlx::any::install_default_drivers();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("andon_bb_{}_{nanos}", std::process::id());
+    let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+    pool.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    pool.close().await;
+    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+}

@@ -1,0 +1,367 @@
+//! Benchmarks that compare andon with a peer in the same run and print ratios:
+//! - journal: durable appends, 8 concurrent writers, group commit vs one commit per event
+//!   on the same SQLite settings, and the same store on PostgreSQL;
+//! - http: `GET /api/v1/services/{name}` paced at ~1,000 rps by wrk, andon vs nginx
+//!   serving the same JSON as a static file;
+//! - startup: spawn to `/readyz` on an existing data dir, and idle RSS (nginx beside it).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use andon_core::{NewEvent, SystemClock};
+use andon_store::Store;
+use anyhow::{Context, bail};
+use sqlx::Executor;
+
+pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let all = which.is_empty() || which == ["all"];
+    if all || which.contains(&"journal") {
+        rt.block_on(journal())?;
+    }
+    if all || which.contains(&"http") || which.contains(&"startup") {
+        let bin = build_release()?;
+        if all || which.contains(&"http") {
+            rt.block_on(http(&bin))?;
+        }
+        if all || which.contains(&"startup") {
+            rt.block_on(startup(&bin))?;
+        }
+    }
+    Ok(())
+}
+
+const WRITERS: usize = 8;
+
+fn event(w: usize, i: usize) -> NewEvent {
+    NewEvent {
+        kind: "bench.tick".into(),
+        subject: format!("Service/default/w{w}"),
+        actor: "bench".into(),
+        data: serde_json::json!({"i": i, "note": "a typical small event payload"}),
+    }
+}
+
+/// Events per second for `WRITERS` tasks each appending `per_writer` events one at a time.
+async fn store_appends(url: &str, per_writer: usize) -> anyhow::Result<f64> {
+    let store = Store::open(url, Arc::new(SystemClock)).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                s.append(vec![event(w, i)]).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let rate = (WRITERS * per_writer) as f64 / started.elapsed().as_secs_f64();
+    store.close().await;
+    Ok(rate)
+}
+
+/// The same load without group commit: each event its own durable transaction.
+async fn naive_sqlite_appends(path: &Path, per_writer: usize) -> anyhow::Result<f64> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(WRITERS as u32)
+        .after_connect(|c, _| {
+            Box::pin(async move {
+                c.execute("PRAGMA journal_mode = WAL").await?;
+                c.execute("PRAGMA synchronous = FULL").await?;
+                c.execute("PRAGMA busy_timeout = 60000").await?;
+                Ok(())
+            })
+        })
+        .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await?;
+    pool.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time BIGINT, kind TEXT, subject TEXT, actor TEXT, data TEXT)").await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                let e = event(w, i);
+                sqlx::query("INSERT INTO events (time, kind, subject, actor, data) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(0i64)
+                    .bind(e.kind)
+                    .bind(e.subject)
+                    .bind(e.actor)
+                    .bind(e.data.to_string())
+                    .execute(&pool)
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let rate = (WRITERS * per_writer) as f64 / started.elapsed().as_secs_f64();
+    pool.close().await;
+    Ok(rate)
+}
+
+async fn journal() -> anyhow::Result<()> {
+    println!("== journal: durable appends, {WRITERS} concurrent writers, one event per append");
+    let dir = tempfile::tempdir()?;
+    let per_writer = 5000;
+    let group =
+        store_appends(&format!("sqlite://{}", dir.path().join("g.db").display()), per_writer)
+            .await?;
+    let naive = naive_sqlite_appends(&dir.path().join("n.db"), 500).await?;
+    println!("sqlite, andon group commit:        {group:>10.0} events/s");
+    println!("sqlite, one commit per event:      {naive:>10.0} events/s");
+    println!("ratio group commit / per-event:    {:>10.1}x", group / naive);
+    match std::env::var("ANDON_TEST_DATABASE_URL") {
+        Ok(admin) => {
+            let url = fresh_pg(&admin).await?;
+            let pg = store_appends(&url, 2000).await?;
+            println!("postgres, andon group commit:      {pg:>10.0} events/s");
+            println!("ratio sqlite / postgres:           {:>10.1}x", group / pg);
+        }
+        Err(_) => println!("postgres: skipped (set ANDON_TEST_DATABASE_URL, see scripts/setup)"),
+    }
+    Ok(())
+}
+
+async fn fresh_pg(admin: &str) -> anyhow::Result<String> {
+    sqlx::any::install_default_drivers();
+    let name = format!("andon_bench_{}", std::process::id());
+    let pool = sqlx::AnyPool::connect(admin).await?;
+    pool.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
+    pool.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    pool.close().await;
+    Ok(format!("{}/{name}", admin.rsplit_once('/').context("database URL has no path")?.0))
+}
+
+fn build_release() -> anyhow::Result<PathBuf> {
+    let root = crate::tidy::workspace_root();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-p", "andon"])
+        .current_dir(&root)
+        .status()?;
+    anyhow::ensure!(status.success(), "release build failed");
+    Ok(root.join("target/release/andon"))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_ready(url: &str) -> anyhow::Result<()> {
+    let c = andon_cli::client::Client::new(url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = c.send(hyper_method_get(), "/readyz", None).await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{url} did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn hyper_method_get() -> andon_cli::client::Method {
+    andon_cli::client::Method::GET
+}
+
+fn start_andon(bin: &Path, data: &Path, port: u16) -> anyhow::Result<Proc> {
+    let child = Command::new(bin)
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .env("ANDON_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(Proc(child))
+}
+
+const SERVICE: &str = "apiVersion: andon.dev/v1\nkind: Service\nmetadata:\n  name: api\n  labels: {team: payments}\nspec:\n  replicas: 3\n  command: [andon-demo]\n  env: [{name: VERSION, value: '1.0.0'}]\n  ports: [{name: http, port: 8080}]\n  readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 5}\n";
+
+/// Starts nginx serving `body` at `path` on `port`, when nginx is installed.
+fn start_nginx(dir: &Path, port: u16, path: &str, body: &str) -> anyhow::Result<Option<Proc>> {
+    let Some(nginx) =
+        ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists())
+    else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(dir.join("www"))?;
+    std::fs::write(dir.join("www/body.json"), body)?;
+    let conf = format!(
+        "daemon off; master_process off; worker_processes 1; error_log {d}/error.log; pid {d}/nginx.pid;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+           server {{ listen 127.0.0.1:{port}; location = {path} {{ default_type application/json; alias {d}/www/body.json; }} location = /readyz {{ return 200 'ready'; }} }} }}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    let child = Command::new(nginx)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(Some(Proc(child)))
+}
+
+/// Runs wrk paced to about 1,000 requests/s; returns (requests/s, p50 ms, p99 ms).
+fn wrk_paced(url: &str, dir: &Path) -> anyhow::Result<(f64, f64, f64)> {
+    // Four connections, each waiting 4 ms between its requests: about 1,000 requests/s.
+    let script = dir.join("pace.lua");
+    std::fs::write(&script, "function delay() return 4 end\n")?;
+    let out = Command::new("wrk")
+        .args(["-t2", "-c4", "-d10s", "--latency", "-s"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .context("wrk is not installed (scripts/setup installs it)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ms = |label: &str| -> Option<f64> {
+        let line = text.lines().find(|l| l.trim_start().starts_with(label))?;
+        let v = line.split_whitespace().nth(1)?;
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic())?);
+        let n: f64 = num.parse().ok()?;
+        Some(match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            _ => return None,
+        })
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok());
+    match (rps, ms("50%"), ms("99%")) {
+        (Some(r), Some(p50), Some(p99)) => Ok((r, p50, p99)),
+        _ => bail!("could not read wrk's output:\n{text}"),
+    }
+}
+
+async fn http(bin: &Path) -> anyhow::Result<()> {
+    println!("== http: GET /api/v1/services/api under wrk paced at ~1,000 rps for 10 s");
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let _andon = start_andon(bin, &dir.path().join("data"), port)?;
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await?;
+    let c = andon_cli::client::Client::new(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    c.json(
+        andon_cli::client::Method::POST,
+        "/api/v1/apply",
+        Some(("application/yaml", SERVICE.as_bytes().to_vec())),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body =
+        c.get_json("/api/v1/services/api").await.map_err(|e| anyhow::anyhow!("{e}"))?.to_string();
+    let (rps, p50, p99) = wrk_paced(&format!("{url}/api/v1/services/api"), dir.path())?;
+    println!("andon:  {rps:>7.0} req/s   p50 {p50:>6.3} ms   p99 {p99:>6.3} ms");
+    let nport = free_port()?;
+    match start_nginx(&dir.path().join("nginx"), nport, "/api/v1/services/api", &body)? {
+        Some(_nginx) => {
+            let nurl = format!("http://127.0.0.1:{nport}");
+            wait_ready(&nurl).await?;
+            let (nrps, n50, n99) = wrk_paced(&format!("{nurl}/api/v1/services/api"), dir.path())?;
+            println!(
+                "nginx:  {nrps:>7.0} req/s   p50 {n50:>6.3} ms   p99 {n99:>6.3} ms   (the same JSON as a static file)"
+            );
+            println!("ratio andon / nginx p99: {:.2}x", p99 / n99);
+        }
+        None => println!("nginx: skipped (not installed; scripts/setup installs it)"),
+    }
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn startup(bin: &Path) -> anyhow::Result<()> {
+    println!(
+        "== startup: spawn to /readyz on an existing data dir (1,000 resources, 20,000 events); idle RSS"
+    );
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    {
+        std::fs::create_dir_all(&data)?;
+        let store = Store::open(
+            &format!("sqlite://{}", data.join("andon.db").display()),
+            Arc::new(SystemClock),
+        )
+        .await?;
+        let mut items = Vec::new();
+        for i in 0..1000 {
+            items.push(andon_store::Desired {
+                kind: "Service".into(),
+                namespace: "default".into(),
+                name: format!("svc-{i}"),
+                labels: serde_json::json!({}),
+                annotations: serde_json::json!({}),
+                spec: serde_json::json!({"replicas": 1, "command": ["x"]}),
+                expected_version: None,
+                must_exist: false,
+            });
+        }
+        store.apply(items, "bench").await?;
+        for chunk in 0..19 {
+            store.append((0..1000).map(|i| event(chunk, i)).collect()).await?;
+        }
+        store.close().await;
+    }
+    let mut times = Vec::new();
+    let mut rss = 0;
+    for run in 0..10 {
+        let port = free_port()?;
+        let started = Instant::now();
+        let p = start_andon(bin, &data, port)?;
+        wait_ready(&format!("http://127.0.0.1:{port}")).await?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        if run == 9 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rss = rss_kib(p.0.id()).unwrap_or(0);
+        }
+        drop(p);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "andon start to ready: median {:.1} ms, max {:.1} ms over 10 runs",
+        times[5], times[9]
+    );
+    println!("andon idle RSS: {:.1} MiB", rss as f64 / 1024.0);
+    let nport = free_port()?;
+    if let Some(n) = start_nginx(&dir.path().join("nginx"), nport, "/x", "{}")? {
+        wait_ready(&format!("http://127.0.0.1:{nport}")).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let nrss = rss_kib(n.0.id()).unwrap_or(0);
+        println!(
+            "nginx idle RSS: {:.1} MiB; ratio andon / nginx: {:.1}x",
+            nrss as f64 / 1024.0,
+            rss as f64 / nrss.max(1) as f64
+        );
+    }
+    Ok(())
+}
