@@ -411,3 +411,40 @@ async fn health_readiness_and_metrics() {
     let (s, p) = request(&c, Method::GET, "/nope", None).await;
     assert_eq!((s, p["detail"].as_str().unwrap()), (404, "no route for GET /nope"));
 }
+
+#[tokio::test]
+async fn up_serves_the_examples_as_the_quick_start_says() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let o = cli_with_stdin("http://127.0.0.1:9", &["lint", examples], None);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "ok: 3 resources in 2 files\n"), "{}", stderr(&o));
+
+    let mut child = std::process::Command::new(BIN)
+        .args(["up", examples, "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .env("ANDON_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = lines.next().expect("andon up printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("andon is up: UI and API at ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        seen.push(line);
+    };
+    let c = andon_cli::client::Client::new(&url).unwrap();
+    let (_, envs) = request(&c, Method::GET, "/api/v1/environments", None).await;
+    let names: Vec<&str> = envs["items"].as_array().unwrap().iter().map(|e| e["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["production", "staging"]);
+    let (_, svc) = request(&c, Method::GET, "/api/v1/services/api", None).await;
+    assert_eq!(svc["spec"]["replicas"], 3);
+    let (status, page) = request(&c, Method::GET, "/", None).await;
+    assert_eq!(status, 200);
+    assert!(page.as_str().unwrap().contains("<title>Overview · andon</title>"));
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

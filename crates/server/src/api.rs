@@ -39,7 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
-    if !s.ready.load(std::sync::atomic::Ordering::Relaxed) || *s.shutdown.borrow() {
+    if *s.shutdown.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
     match s.store.ping().await {

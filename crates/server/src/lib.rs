@@ -51,7 +51,6 @@ pub(crate) struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A started server.
@@ -88,7 +87,6 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         clock,
         metrics: Arc::new(metrics::Metrics::new()),
         shutdown: shutdown_rx.clone(),
-        ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     let app = router(state, config.request_timeout);
     let mut stop = shutdown_rx;
