@@ -410,6 +410,12 @@ async fn health_readiness_and_metrics() {
     }
     let (s, p) = request(&c, Method::GET, "/nope", None).await;
     assert_eq!((s, p["detail"].as_str().unwrap()), (404, "no route for GET /nope"));
+    // UI pages answer errors as pages.
+    use http_body_util::BodyExt;
+    let resp = c.send(Method::GET, "/ui/services/default/nope", None).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let html = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(html.contains("<h1>Not found</h1><p>service default/nope not found</p>"), "{html}");
 }
 
 #[tokio::test]
@@ -418,7 +424,12 @@ async fn up_serves_the_examples_as_the_quick_start_says() {
     let tmp = tempfile::tempdir().unwrap();
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
     let o = cli_with_stdin("http://127.0.0.1:9", &["lint", examples], None);
-    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "ok: 3 resources in 2 files\n"), "{}", stderr(&o));
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str()),
+        (Some(0), "ok: 3 resources in 2 files\n"),
+        "{}",
+        stderr(&o)
+    );
 
     let mut child = std::process::Command::new(BIN)
         .args(["up", examples, "--listen", "127.0.0.1:0", "--data-dir"])
@@ -438,7 +449,12 @@ async fn up_serves_the_examples_as_the_quick_start_says() {
     };
     let c = andon_cli::client::Client::new(&url).unwrap();
     let (_, envs) = request(&c, Method::GET, "/api/v1/environments", None).await;
-    let names: Vec<&str> = envs["items"].as_array().unwrap().iter().map(|e| e["metadata"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = envs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["metadata"]["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["production", "staging"]);
     let (_, svc) = request(&c, Method::GET, "/api/v1/services/api", None).await;
     assert_eq!(svc["spec"]["replicas"], 3);

@@ -145,7 +145,7 @@ fn resource_table(objects: &[StoredObject], now: andon_core::Timestamp, with_kin
     )
 }
 
-async fn overview(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
+async fn overview(State(s): State<AppState>) -> Result<Html<String>, UiError> {
     let now = s.clock.now();
     let counts = s.store.count_by_kind().await?;
     let mut cards = String::new();
@@ -171,7 +171,7 @@ async fn overview(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
     Ok(layout("Overview", "overview", &body))
 }
 
-async fn journal(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
+async fn journal(State(s): State<AppState>) -> Result<Html<String>, UiError> {
     let after = s.store.last_seq();
     let events = s.store.recent_events(200).await?;
     let body = format!(
@@ -182,16 +182,40 @@ async fn journal(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
     Ok(layout("Events", "events", &body))
 }
 
-fn page_kind(plural: &str) -> Result<&'static KindInfo, ApiError> {
+fn page_kind(plural: &str) -> Result<&'static KindInfo, UiError> {
     kinds::by_plural(plural).ok_or_else(|| {
-        ApiError::new(andon_core::ErrorKind::NotFound, format!("no page for {plural:?}"))
+        UiError(ApiError::new(
+            andon_core::ErrorKind::NotFound,
+            format!("there is no page for {plural:?}"),
+        ))
     })
+}
+
+/// A failed page: the problem shown as HTML, with the problem's status.
+pub(crate) struct UiError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for UiError {
+    fn from(e: E) -> Self {
+        UiError(e.into())
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let p = &self.0.0;
+        let body = format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"/\">Back to the overview</a></p>",
+            esc(&p.title),
+            esc(&p.detail)
+        );
+        (p.status_code(), layout(&p.title, "", &body)).into_response()
+    }
 }
 
 async fn kind_page(
     State(s): State<AppState>,
     Path(plural): Path<String>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, UiError> {
     let kind = page_kind(&plural)?;
     let objects = s.store.list(kind.kind, None, None, 1000).await?;
     let body = format!("<h1>{}s</h1>{}", kind.kind, resource_table(&objects, s.clock.now(), false));
@@ -201,14 +225,14 @@ async fn kind_page(
 async fn resource_page(
     State(s): State<AppState>,
     Path((plural, ns, name)): Path<(String, String, String)>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Html<String>, UiError> {
     let kind = page_kind(&plural)?;
     let r = andon_core::ObjectRef::new(kind.kind, &ns, &name);
     let Some(o) = s.store.get(&r).await? else {
-        return Err(ApiError::new(
+        return Err(UiError(ApiError::new(
             andon_core::ErrorKind::NotFound,
             format!("{} {ns}/{name} not found", kind.singular),
-        ));
+        )));
     };
     let events = s.store.events_about(&r.to_string(), 100).await?;
     let labels = o.labels.as_object().map(|m| {

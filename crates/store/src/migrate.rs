@@ -6,17 +6,10 @@ use sqlx::{AnyConnection, Connection, Executor, Row};
 use crate::error::StoreError;
 use crate::store::Backend;
 
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sqlite: &'static str,
-    postgres: &'static str,
-}
-
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "resources and journal",
-    sqlite: r#"
+/// The resources table: the same DDL on both backends.
+macro_rules! resources_table {
+    () => {
+        r#"
 CREATE TABLE resources (
     kind TEXT NOT NULL,
     namespace TEXT NOT NULL,
@@ -32,6 +25,23 @@ CREATE TABLE resources (
     status TEXT NOT NULL,
     PRIMARY KEY (kind, namespace, name)
 );
+"#
+    };
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "resources and journal",
+    sqlite: concat!(
+        resources_table!(),
+        r#"
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     time BIGINT NOT NULL,
@@ -45,23 +55,11 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
-"#,
-    postgres: r#"
-CREATE TABLE resources (
-    kind TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name TEXT NOT NULL,
-    uid TEXT NOT NULL,
-    generation BIGINT NOT NULL,
-    resource_version BIGINT NOT NULL,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    labels TEXT NOT NULL,
-    annotations TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    status TEXT NOT NULL,
-    PRIMARY KEY (kind, namespace, name)
-);
+"#
+    ),
+    postgres: concat!(
+        resources_table!(),
+        r#"
 CREATE TABLE events (
     seq BIGINT PRIMARY KEY,
     time BIGINT NOT NULL,
@@ -76,7 +74,8 @@ BEGIN RAISE EXCEPTION 'the event journal is append-only'; END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 FOR EACH ROW EXECUTE FUNCTION andon_append_only();
-"#,
+"#
+    ),
 }];
 
 /// The schema version this build knows.
