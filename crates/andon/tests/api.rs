@@ -414,7 +414,8 @@ async fn health_readiness_and_metrics() {
     use http_body_util::BodyExt;
     let resp = c.send(Method::GET, "/ui/services/default/nope", None).await.unwrap();
     assert_eq!(resp.status(), 404);
-    let html = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let html =
+        String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(html.contains("<h1>Not found</h1><p>service default/nope not found</p>"), "{html}");
 }
 
