@@ -315,12 +315,14 @@ async fn events(
     }
     let resp =
         c.send(Method::GET, &format!("/api/v1/events?follow=true&after={after}"), None).await?;
+    // Followed rows cannot be aligned after the fact: fixed widths instead.
+    let fixed = |r: &[String]| format!("{:<6}  {:<19}  {:<21}  {:<36}  {}", r[0], r[1], r[2], r[3], r[4]);
     if fmt == Format::Table {
-        output::table(&[event_header()]);
+        output::line(fixed(&event_header()).trim_end());
     }
     read_sse(resp, |data| {
         match (fmt, serde_json::from_str::<Value>(data)) {
-            (Format::Table, Ok(e)) => output::line(&event_row(&e).join("   ")),
+            (Format::Table, Ok(e)) => output::line(&fixed(&event_row(&e))),
             (Format::Yaml, Ok(e)) => {
                 output::raw("---\n");
                 output::yaml(&e);
