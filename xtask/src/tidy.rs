@@ -14,6 +14,7 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-server", 4, "L4 composition"),
     ("andon-cli", 4, "L4 composition"),
     ("andon", 5, "L5 binary"),
+    ("andon-demo", 5, "the sample service (a separate binary)"),
     ("xtask", 6, "development tasks"),
 ];
 

@@ -316,7 +316,8 @@ async fn events(
     let resp =
         c.send(Method::GET, &format!("/api/v1/events?follow=true&after={after}"), None).await?;
     // Followed rows cannot be aligned after the fact: fixed widths instead.
-    let fixed = |r: &[String]| format!("{:<6}  {:<19}  {:<21}  {:<36}  {}", r[0], r[1], r[2], r[3], r[4]);
+    let fixed =
+        |r: &[String]| format!("{:<6}  {:<19}  {:<21}  {:<36}  {}", r[0], r[1], r[2], r[3], r[4]);
     if fmt == Format::Table {
         output::line(fixed(&event_header()).trim_end());
     }
