@@ -10,6 +10,8 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-core", 0, "L0 foundations"),
     ("andon-spec", 1, "L0 resource formats"),
     ("andon-store", 2, "L2 IO driver"),
+    ("andon-supervisor", 2, "L2 IO driver"),
+    ("andon-router", 3, "L2 IO driver (drives the supervisor's endpoint trait)"),
     ("andon-api", 3, "L3 boundary"),
     ("andon-server", 4, "L4 composition"),
     ("andon-cli", 4, "L4 composition"),

@@ -50,9 +50,15 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
             return 2;
         }
     }
+    // `up DIR` keeps its state beside the files: DIR/.andon.
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| match paths.first() {
+        Some(p) if p.is_dir() => p.join(".andon"),
+        Some(p) => p.parent().map_or_else(|| ".andon".into(), |d| d.join(".andon")),
+        None => ".andon".into(),
+    });
     let config = andon_server::Config {
         listen: args.listen.clone(),
-        data_dir: args.data_dir.clone(),
+        data_dir,
         database_url: args.database_url.clone(),
         request_timeout: Duration::from_secs(args.request_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
@@ -65,29 +71,40 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
         }
     };
     let url = format!("http://{}", server.addr());
-    if !paths.is_empty() {
-        let applied = match andon_cli::client::Client::new(&url) {
-            Ok(c) => andon_cli::apply_paths(&c, &paths, namespace).await,
-            Err(e) => Err(e),
-        };
-        match applied {
-            Ok(0) => {}
-            Ok(code) => {
-                let _ = server.shutdown().await;
-                return code;
-            }
+    let mut code = 0;
+    if paths.is_empty() {
+        server.wait_for(shutdown_signal()).await;
+    } else {
+        let client = match andon_cli::client::Client::new(&url) {
+            Ok(c) => c,
             Err(e) => {
                 andon_cli::output::error(&e.to_string());
                 let _ = server.shutdown().await;
-                return e.exit_code();
+                return 1;
+            }
+        };
+        andon_cli::output::note(&format!("andon is up: UI and API at {url}"));
+        let session = andon_cli::up_session(&client, &paths, namespace);
+        tokio::pin!(session);
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        tokio::select! {
+            _ = &mut signal => {}
+            r = &mut session => {
+                match r {
+                    Ok(0) => server.wait_for(signal).await,
+                    Ok(c) => code = c,
+                    Err(e) => {
+                        andon_cli::output::error(&e.to_string());
+                        code = e.exit_code();
+                    }
+                }
             }
         }
-        andon_cli::output::note(&format!("andon is up: UI and API at {url} (Ctrl-C to stop)"));
     }
-    server.wait_for(shutdown_signal()).await;
     tracing::info!("shutting down");
     match server.shutdown().await {
-        Ok(()) => 0,
+        Ok(()) => code,
         Err(e) => {
             andon_cli::output::error(&e.to_string());
             1

@@ -60,6 +60,19 @@ pub async fn run(cli: Cli) -> u8 {
             with_client(&cli.server, |c| async move { events(&c, follow, after, limit, fmt).await })
                 .await
         }
+        Command::Logs { service, follow, since, instance, timestamps } => {
+            with_client(&cli.server, |c| async move {
+                logs(&c, &cli.namespace, &service, follow, since.as_deref(), instance, timestamps)
+                    .await
+            })
+            .await
+        }
+        Command::Set { what: crate::SetCommand::Env { service, changes } } => {
+            with_client(&cli.server, |c| async move {
+                set_env(&c, &cli.namespace, &service, &changes).await
+            })
+            .await
+        }
         Command::Server(_) | Command::Up { .. } => Ok(2),
     };
     match result {
@@ -335,4 +348,248 @@ async fn events(
     .await?;
     output::error("the server closed the event stream");
     Ok(1)
+}
+
+fn print_log_line(l: &Value, timestamps: bool) {
+    let text = l["text"].as_str().unwrap_or_default();
+    let instance = l["instance"].as_u64().unwrap_or(0);
+    let who =
+        if instance == u64::from(u32::MAX) { "andon".to_owned() } else { instance.to_string() };
+    if timestamps {
+        output::line(&format!("{} [{who}] {text}", l["time"].as_str().unwrap_or_default()));
+    } else {
+        output::line(&format!("[{who}] {text}"));
+    }
+}
+
+async fn logs(
+    c: &Client,
+    namespace: &str,
+    service: &str,
+    follow: bool,
+    since: Option<&str>,
+    instance: Option<u32>,
+    timestamps: bool,
+) -> Result<u8, ClientError> {
+    let mut path =
+        format!("/api/v1/namespaces/{namespace}/services/{service}/logs?follow={follow}");
+    if let Some(s) = since {
+        path.push_str(&format!("&since={s}"));
+    }
+    if let Some(i) = instance {
+        path.push_str(&format!("&instance={i}"));
+    }
+    if !follow {
+        let v = c.get_json(&path).await?;
+        for l in v["items"].as_array().into_iter().flatten() {
+            print_log_line(l, timestamps);
+        }
+        return Ok(0);
+    }
+    let resp = c.send(Method::GET, &path, None).await?;
+    read_sse(resp, |data| {
+        if let Ok(l) = serde_json::from_str::<Value>(data) {
+            print_log_line(&l, timestamps);
+        }
+        true
+    })
+    .await?;
+    Ok(0)
+}
+
+/// Applies `K=V` and `K-` changes to an env list; errors name the bad argument.
+pub fn edit_env(env: &mut Vec<Value>, changes: &[String]) -> Result<(), String> {
+    for ch in changes {
+        if let Some(name) = ch.strip_suffix('-') {
+            if name.is_empty() || name.contains('=') {
+                return Err(format!("{ch:?}: expected NAME=VALUE or NAME-"));
+            }
+            env.retain(|e| e["name"].as_str() != Some(name));
+        } else if let Some((name, value)) = ch.split_once('=') {
+            if name.is_empty() {
+                return Err(format!("{ch:?}: the variable name is empty"));
+            }
+            match env.iter_mut().find(|e| e["name"].as_str() == Some(name)) {
+                Some(e) => e["value"] = Value::from(value),
+                None => env.push(serde_json::json!({"name": name, "value": value})),
+            }
+        } else {
+            return Err(format!("{ch:?}: expected NAME=VALUE or NAME-"));
+        }
+    }
+    Ok(())
+}
+
+/// `kubectl set env`: read, edit, write back with the version read; retried on conflict.
+async fn set_env(
+    c: &Client,
+    namespace: &str,
+    service: &str,
+    changes: &[String],
+) -> Result<u8, ClientError> {
+    let path = format!("/api/v1/namespaces/{namespace}/services/{service}");
+    for attempt in 0..5 {
+        let mut doc = c.get_json(&path).await?;
+        let mut env = doc["spec"]["env"].as_array().cloned().unwrap_or_default();
+        let before = env.clone();
+        if let Err(e) = edit_env(&mut env, changes) {
+            output::error(&e);
+            return Ok(2);
+        }
+        if env == before {
+            output::line(&format!("service/{service} unchanged"));
+            return Ok(0);
+        }
+        doc["spec"]["env"] = Value::Array(env);
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("status");
+        }
+        match c
+            .json(Method::PUT, &path, Some(("application/json", doc.to_string().into_bytes())))
+            .await
+        {
+            Ok(_) => {
+                output::line(&format!("service/{service} env updated"));
+                return Ok(0);
+            }
+            Err(ClientError::Problem(p)) if p.status == 409 && attempt < 4 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(1)
+}
+
+/// `andon up`'s session once the server runs: apply, wait for readiness, print the
+/// addresses, then follow the journal compactly until the server stops.
+pub async fn up_session(c: &Client, paths: &[PathBuf], namespace: &str) -> Result<u8, ClientError> {
+    let code = apply_paths(c, paths, namespace).await?;
+    if code != 0 {
+        return Ok(code);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let services = loop {
+        let list = c.get_json("/api/v1/services").await?;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let pending: Vec<&Value> = items
+            .iter()
+            .filter(|s| {
+                let want = s["spec"]["replicas"].as_u64().unwrap_or(0);
+                s["status"]["readyReplicas"].as_u64().unwrap_or(0) < want
+                    || s["status"]["url"].is_null()
+            })
+            .collect();
+        if pending.is_empty() {
+            break items;
+        }
+        if std::time::Instant::now() > deadline {
+            for s in pending {
+                let name = s["metadata"]["name"].as_str().unwrap_or_default();
+                let ns = s["metadata"]["namespace"].as_str().unwrap_or_default();
+                let conds: Vec<String> = s["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["type"] != "Progressing")
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c["type"].as_str().unwrap_or(""),
+                            c["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                output::error(&format!(
+                    "service {ns}/{name} is not ready after 60s: {}",
+                    conds.join("; ")
+                ));
+                let logs =
+                    c.get_json(&format!("/api/v1/namespaces/{ns}/services/{name}/logs")).await?;
+                let lines = logs["items"].as_array().cloned().unwrap_or_default();
+                for l in lines.iter().rev().take(5).rev() {
+                    output::note(&format!(
+                        "  [{}] {}",
+                        l["instance"],
+                        l["text"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+            break items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let mut rows = vec![vec!["SERVICE".to_owned(), "READY".to_owned(), "URL".to_owned()]];
+    for s in &services {
+        rows.push(vec![
+            s["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            format!(
+                "{}/{}",
+                s["status"]["readyReplicas"].as_u64().unwrap_or(0),
+                s["spec"]["replicas"]
+            ),
+            s["status"]["url"].as_str().unwrap_or("-").to_owned(),
+        ]);
+    }
+    output::table(&rows);
+    output::line(&format!("\nUI: {}/   (Ctrl-C stops andon and every service)\n", c.base()));
+    let resp = c.send(Method::GET, "/api/v1/events?follow=true&after=0", None).await?;
+    read_sse(resp, |data| {
+        if let Ok(e) = serde_json::from_str::<Value>(data) {
+            let time = e["time"].as_str().unwrap_or_default();
+            let subject = e["subject"].as_str().unwrap_or_default();
+            let name = subject.rsplit('/').next().unwrap_or(subject);
+            let who = match e["data"]["instance"].as_u64() {
+                Some(i) => format!("{name}[{i}]"),
+                None => name.to_owned(),
+            };
+            let detail = match e["kind"].as_str().unwrap_or_default() {
+                "instance.exited" => {
+                    format!(" {}", e["data"]["message"].as_str().unwrap_or_default())
+                }
+                "instance.unready" => {
+                    format!(" {}", e["data"]["reason"].as_str().unwrap_or_default())
+                }
+                "instance.probe_failed" => {
+                    format!(" {}", e["data"]["message"].as_str().unwrap_or_default())
+                }
+                _ => String::new(),
+            };
+            output::line(&format!(
+                "{} {:<22} {who}{detail}",
+                time.get(11..19).unwrap_or(time),
+                e["kind"].as_str().unwrap_or_default()
+            ));
+        }
+        true
+    })
+    .await?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_edits_follow_kubectl_set_env() {
+        let mut env = vec![
+            serde_json::json!({"name": "A", "value": "1"}),
+            serde_json::json!({"name": "B", "value": "2"}),
+        ];
+        edit_env(&mut env, &["A=9".into(), "C=x=y".into(), "B-".into()]).unwrap();
+        assert_eq!(
+            env,
+            [
+                serde_json::json!({"name": "A", "value": "9"}),
+                serde_json::json!({"name": "C", "value": "x=y"})
+            ]
+        );
+        assert_eq!(
+            edit_env(&mut env, &["nonsense".into()]),
+            Err("\"nonsense\": expected NAME=VALUE or NAME-".into())
+        );
+        assert_eq!(
+            edit_env(&mut env, &["=v".into()]),
+            Err("\"=v\": the variable name is empty".into())
+        );
+    }
 }

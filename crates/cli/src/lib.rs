@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use commands::{apply_paths, run};
+pub use commands::{apply_paths, run, up_session};
 
 /// The DevOps loop in one binary.
 #[derive(Debug, Parser)]
@@ -46,6 +46,26 @@ pub enum Command {
     },
     /// Delete a resource.
     Delete { kind: String, name: String },
+    /// Print a service's logs (every instance, each line prefixed with its instance).
+    Logs {
+        service: String,
+        #[arg(short, long)]
+        follow: bool,
+        /// Only lines newer than this (30s, 5m, 1h).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this instance's lines.
+        #[arg(long)]
+        instance: Option<u32>,
+        /// Prefix each line with its time.
+        #[arg(long)]
+        timestamps: bool,
+    },
+    /// Change resources in place.
+    Set {
+        #[command(subcommand)]
+        what: SetCommand,
+    },
     /// Show the event journal; with -f, follow it live.
     Events {
         #[arg(short, long)]
@@ -79,6 +99,17 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SetCommand {
+    /// Set (K=V) or remove (K-) environment variables of a service, like `kubectl set env`;
+    /// a change replaces the instances one at a time.
+    Env {
+        service: String,
+        #[arg(required = true)]
+        changes: Vec<String>,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -97,9 +128,9 @@ pub struct ServerArgs {
     /// Address to serve the API and UI on.
     #[arg(long, env = "ANDON_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: String,
-    /// Where andon keeps its state (SQLite database, lock file).
-    #[arg(long, env = "ANDON_DATA_DIR", default_value = ".andon")]
-    pub data_dir: PathBuf,
+    /// Where andon keeps its state (SQLite database, lock file); `.andon`, or DIR/.andon for `up DIR`.
+    #[arg(long, env = "ANDON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Use PostgreSQL (postgres://user:pass@host/db) instead of SQLite in the data dir.
     #[arg(long, env = "ANDON_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,

@@ -34,6 +34,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/events", get(events::list_or_follow))
         .route("/api/v1/{plural}", get(list_default))
         .route("/api/v1/{plural}/{name}", get(get_default).put(put_default).delete(delete_default))
+        .route("/api/v1/{plural}/{name}/logs", get(crate::logs::logs_default))
+        .route("/api/v1/namespaces/{ns}/{plural}/{name}/logs", get(crate::logs::logs_ns))
         .route("/api/v1/namespaces/{ns}/{plural}", get(list_ns))
         .route("/api/v1/namespaces/{ns}/{plural}/{name}", get(get_ns).put(put_ns).delete(delete_ns))
 }
@@ -51,7 +53,7 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    let body = s.metrics.render(&s.store);
+    let body = s.metrics.render(&s.store, &s.runtime.router);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         .into_response()
 }

@@ -4,7 +4,9 @@
 mod api;
 mod error;
 mod events;
+mod logs;
 mod metrics;
+mod runtime;
 mod ui;
 
 use std::net::SocketAddr;
@@ -51,6 +53,7 @@ pub(crate) struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) runtime: runtime::Runtime,
 }
 
 /// A started server.
@@ -59,6 +62,7 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<Result<(), ServerError>>,
     store: Store,
+    runtime: runtime::Runtime,
     grace: Duration,
     _lock: std::fs::File,
 }
@@ -82,11 +86,13 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let runtime = runtime::Runtime::start(store.clone(), &config.data_dir).await;
     let state = AppState {
         store: store.clone(),
         clock,
         metrics: Arc::new(metrics::Metrics::new()),
         shutdown: shutdown_rx.clone(),
+        runtime: runtime.clone(),
     };
     let app = router(state, config.request_timeout);
     let mut stop = shutdown_rx;
@@ -104,6 +110,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         shutdown: shutdown_tx,
         task,
         store,
+        runtime,
         grace: config.shutdown_grace,
         _lock: lock,
     })
@@ -167,6 +174,9 @@ impl Server {
                 Ok(())
             }
         };
+        // Services stop before the store closes, so their last events are recorded.
+        self.runtime.shutdown().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         self.store.close().await;
         result
     }

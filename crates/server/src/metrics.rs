@@ -64,8 +64,9 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn render(&self, store: &Store) -> String {
+    pub(crate) fn render(&self, store: &Store, router: &andon_router::Router) -> String {
         let mut out = String::new();
+        router.render_metrics(&mut out);
         let _ = writeln!(out, "# HELP {BUILD_INFO} Build information of the running andon.");
         let _ = writeln!(out, "# TYPE {BUILD_INFO} gauge");
         let _ = writeln!(out, "{BUILD_INFO}{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));

@@ -239,6 +239,16 @@ impl Store {
         }
     }
 
+    /// Replaces a resource's status (observed state, written by controllers). Does not
+    /// change `resourceVersion` or `generation` and writes no event; false when the
+    /// resource does not exist.
+    pub async fn set_status(&self, r: &ObjectRef, status: Json) -> Result<bool, StoreError> {
+        match self.submit(Op::SetStatus { r: r.clone(), status }).await? {
+            OpResult::StatusSet(found) => Ok(found),
+            _ => Err(StoreError::Corrupt("unexpected writer reply".into())),
+        }
+    }
+
     /// Appends events durably; returns their sequence numbers once committed.
     pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, StoreError> {
         match self.submit(Op::Append { events }).await? {

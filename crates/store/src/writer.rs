@@ -22,12 +22,14 @@ pub(crate) enum Op {
     Apply { items: Vec<Desired>, actor: String },
     Delete { r: ObjectRef, expected_version: Option<u64>, actor: String },
     Append { events: Vec<NewEvent> },
+    SetStatus { r: ObjectRef, status: serde_json::Value },
 }
 
 pub(crate) enum OpResult {
     Applied(Vec<ApplyResult>),
     Deleted(Box<StoredObject>),
     Appended(Vec<u64>),
+    StatusSet(bool),
 }
 
 pub(crate) struct WriteReq {
@@ -164,6 +166,16 @@ impl Writer {
                     }
                     Op::Apply { items, actor } => {
                         apply(&mut tx, &mut seq, now, items, &actor, &mut rows).await?
+                    }
+                    Op::SetStatus { r, status } => {
+                        let done = sqlx::query("UPDATE resources SET status = $1 WHERE kind = $2 AND namespace = $3 AND name = $4")
+                            .bind(status.to_string())
+                            .bind(&r.kind)
+                            .bind(&r.namespace)
+                            .bind(&r.name)
+                            .execute(&mut *tx)
+                            .await?;
+                        Ok(OpResult::StatusSet(done.rows_affected() > 0))
                     }
                     Op::Delete { r, expected_version, actor } => {
                         delete(&mut tx, &mut seq, now, &r, expected_version, &actor, &mut rows)

@@ -1,0 +1,213 @@
+//! Wires the local runtime to the store: every applied Service is routed and supervised,
+//! deleted ones are stopped; lifecycle changes become journal events, and status
+//! snapshots are written back as the Service's `status`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use andon_core::{NewEvent, ObjectRef};
+use andon_router::Router;
+use andon_spec::Spec;
+use andon_store::{Store, StoredObject};
+use andon_supervisor::{Message, Supervisor};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+/// The runtime's parts, shared with the HTTP handlers.
+#[derive(Clone)]
+pub(crate) struct Runtime {
+    pub(crate) router: Router,
+    pub(crate) supervisor: Arc<Supervisor>,
+}
+
+impl Runtime {
+    /// Starts the runtime: stops leftovers of a crashed predecessor, runs every stored
+    /// Service, then follows the journal for changes.
+    pub(crate) async fn start(store: Store, data_dir: &std::path::Path) -> Runtime {
+        let router = Router::new();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut path_prepend = Vec::new();
+        if let Some(dir) =
+            std::env::current_exe().ok().and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        {
+            path_prepend.push(dir);
+        }
+        let config =
+            andon_supervisor::Config { data_dir: Some(data_dir.to_path_buf()), path_prepend };
+        let supervisor = Arc::new(Supervisor::new(config, Arc::new(router.clone()), tx));
+        let rt = Runtime { router, supervisor };
+        tokio::spawn(record(store.clone(), rt.clone(), rx));
+        let from = store.last_seq();
+        rt.sync_all(&store).await;
+        tokio::spawn(follow(store, rt.clone(), from));
+        rt
+    }
+
+    async fn sync_all(&self, store: &Store) {
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = match store
+                .list("Service", None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 500)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list services");
+                    return;
+                }
+            };
+            for o in &page {
+                self.run(store, o).await;
+            }
+            match page.last() {
+                Some(o) if page.len() == 500 => after = Some((o.namespace.clone(), o.name.clone())),
+                _ => return,
+            }
+        }
+    }
+
+    /// Routes and supervises one stored Service.
+    async fn run(&self, store: &Store, o: &StoredObject) {
+        let key = o.object_ref();
+        let doc = o.to_document(andon_spec::API_VERSION);
+        let spec = match andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None) {
+            Ok(ms) => match ms.into_iter().next().map(|m| m.spec) {
+                Some(Spec::Service(s)) => *s,
+                _ => return,
+            },
+            Err(d) => {
+                tracing::error!(service = %key, problems = ?d, "stored service does not read back");
+                return;
+            }
+        };
+        let port = spec.ports.first().map_or(0, |p| p.port);
+        if let Err(e) = self.router.listen(&key, port).await {
+            let message = format!("cannot serve 127.0.0.1:{port}: {e}");
+            tracing::error!(service = %key, %message, "router");
+            let _ = store
+                .append(vec![NewEvent {
+                    kind: "service.router_failed".into(),
+                    subject: key.to_string(),
+                    actor: "router".into(),
+                    data: json!({"message": message}),
+                }])
+                .await;
+        }
+        self.supervisor.apply(&key, spec);
+    }
+
+    async fn stop(&self, key: &ObjectRef) {
+        self.supervisor.remove(key).await;
+        self.router.remove(key);
+    }
+
+    /// The status document of a Service, as stored and served.
+    pub(crate) fn status_of(&self, key: &ObjectRef, generation: i64) -> Option<serde_json::Value> {
+        let s = self.supervisor.status(key)?;
+        let mut v = serde_json::to_value(&s).ok()?;
+        if let Some(addr) = self.router.addr(key) {
+            v["url"] = json!(format!("http://{addr}"));
+        }
+        v["observedGeneration"] = json!(generation);
+        Some(v)
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        self.supervisor.shutdown().await;
+        for key in self.supervisor.services() {
+            self.router.remove(&key);
+        }
+    }
+}
+
+/// Follows resource events for Services and converges the runtime to them.
+async fn follow(store: Store, rt: Runtime, mut after: u64) {
+    let mut seq = store.subscribe();
+    loop {
+        let events = match store.events(after, 500).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "runtime: cannot read the journal; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        if events.is_empty() {
+            if seq.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        for e in &events {
+            after = e.seq;
+            if !e.kind.starts_with("resource.") || !e.subject.starts_with("Service/") {
+                continue;
+            }
+            let Some((ns, name)) = e.subject["Service/".len()..].split_once('/') else { continue };
+            let key = ObjectRef::new("Service", ns, name);
+            match store.get(&key).await {
+                Ok(Some(o)) => rt.run(&store, &o).await,
+                Ok(None) => rt.stop(&key).await,
+                Err(err) => {
+                    tracing::warn!(error = %err, service = %key, "runtime: cannot read service")
+                }
+            }
+        }
+    }
+}
+
+/// Turns runtime messages into journal events (batched) and status writes (debounced).
+async fn record(store: Store, rt: Runtime, mut rx: mpsc::UnboundedReceiver<Message>) {
+    let mut events = Vec::new();
+    let mut dirty: BTreeSet<ObjectRef> = BTreeSet::new();
+    while let Some(first) = rx.recv().await {
+        let take = |m: Message, events: &mut Vec<NewEvent>, dirty: &mut BTreeSet<ObjectRef>| match m
+        {
+            Message::Event(e) => {
+                let mut data = e.data;
+                if let (Some(i), Some(obj)) = (e.instance, data.as_object_mut()) {
+                    obj.insert("instance".into(), json!(i));
+                }
+                events.push(NewEvent {
+                    kind: e.kind.into(),
+                    subject: e.service.to_string(),
+                    actor: "supervisor".into(),
+                    data,
+                });
+            }
+            Message::StatusChanged(k) => {
+                dirty.insert(k);
+            }
+        };
+        take(first, &mut events, &mut dirty);
+        // Gather what arrives within a short window: one commit, one status write per service.
+        let window = tokio::time::sleep(Duration::from_millis(50));
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => take(m, &mut events, &mut dirty),
+                    None => break,
+                },
+                _ = &mut window => break,
+            }
+        }
+        if !events.is_empty() {
+            if let Err(e) = store.append(std::mem::take(&mut events)).await {
+                tracing::error!(error = %e, "cannot record runtime events");
+            }
+        }
+        for key in std::mem::take(&mut dirty) {
+            let generation = match store.get(&key).await {
+                Ok(Some(o)) => o.generation,
+                _ => continue,
+            };
+            if let Some(status) = rt.status_of(&key, generation) {
+                if let Err(e) = store.set_status(&key, status).await {
+                    tracing::warn!(error = %e, service = %key, "cannot write status");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! andon's local runtime: each Service's replicas run as supervised child processes,
+//! probed like Kubernetes would, restarted with CrashLoopBackOff, stopped gracefully,
+//! and never left behind when andon dies.
+//!
+//! The pure decisions live in `plan` (what to start and stop) and `probe::Tracker`
+//! (when a probe's verdict changes); the rest is the IO shell around them.
+
+pub mod instance;
+pub mod logs;
+pub mod plan;
+pub mod probe;
+pub mod process;
+pub mod records;
+pub mod service;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_core::ObjectRef;
+use andon_spec::service::ServiceSpec;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use logs::{LogLine, LogStore};
+pub use service::{Desired, ServiceStatus};
+
+/// A ready instance the router may send traffic to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub instance: u32,
+    pub addr: SocketAddr,
+    pub revision: String,
+}
+
+/// Receives each service's ready endpoints whenever they change (the router).
+pub trait EndpointSink: Send + Sync {
+    fn set_endpoints(&self, service: &ObjectRef, endpoints: Vec<Endpoint>);
+}
+
+/// A lifecycle change worth a journal event (`instance.ready`, `service.scaled`, …).
+#[derive(Debug, Clone)]
+pub struct RuntimeEvent {
+    pub service: ObjectRef,
+    pub kind: &'static str,
+    pub instance: Option<u32>,
+    pub data: serde_json::Value,
+}
+
+/// What the runtime tells the rest of andon.
+#[derive(Debug, Clone)]
+pub enum Message {
+    Event(RuntimeEvent),
+    /// The service's status snapshot changed.
+    StatusChanged(ObjectRef),
+}
+
+pub(crate) struct Shared {
+    pub(crate) sink: Arc<dyn EndpointSink>,
+    pub(crate) out: mpsc::UnboundedSender<Message>,
+    pub(crate) path_prepend: Vec<PathBuf>,
+    pub(crate) records: Arc<records::Records>,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, e: RuntimeEvent) {
+        let _ = self.out.send(Message::Event(e));
+    }
+
+    pub(crate) fn status_changed(&self, key: &ObjectRef) {
+        let _ = self.out.send(Message::StatusChanged(key.clone()));
+    }
+}
+
+struct Svc {
+    desired: watch::Sender<Option<Desired>>,
+    status: Arc<Mutex<ServiceStatus>>,
+    logs: Arc<LogStore>,
+    task: JoinHandle<()>,
+    grace: Duration,
+}
+
+/// Settings of the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where the record of running processes is kept (`None`: no record).
+    pub data_dir: Option<PathBuf>,
+    /// Put first on every child's PATH.
+    pub path_prepend: Vec<PathBuf>,
+}
+
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    services: Mutex<HashMap<ObjectRef, Svc>>,
+}
+
+impl Supervisor {
+    /// Creates the runtime, first stopping whatever a crashed predecessor left running.
+    pub fn new(
+        config: Config,
+        sink: Arc<dyn EndpointSink>,
+        out: mpsc::UnboundedSender<Message>,
+    ) -> Supervisor {
+        let records =
+            Arc::new(records::Records::new(config.data_dir.map(|d| d.join("processes.json"))));
+        let reaped = records.reap_leftovers();
+        if reaped > 0 {
+            tracing::warn!(reaped, "stopped processes left by a previous andon");
+        }
+        Supervisor {
+            shared: Arc::new(Shared { sink, out, path_prepend: config.path_prepend, records }),
+            services: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `key` as `spec` says: starts, scales or replaces instances as needed.
+    pub fn apply(&self, key: &ObjectRef, spec: ServiceSpec) {
+        let desired = Desired { revision: revision(&spec), spec: Arc::new(spec) };
+        let Ok(mut services) = self.services.lock() else { return };
+        if let Some(s) = services.get_mut(key) {
+            if !s.task.is_finished() {
+                s.grace = service::stop_budget(&desired.spec);
+                s.desired.send_replace(Some(desired));
+                return;
+            }
+        }
+        let grace = service::stop_budget(&desired.spec);
+        let (tx, rx) = watch::channel(Some(desired));
+        let status = Arc::new(Mutex::new(ServiceStatus::default()));
+        let logs = services
+            .get(key)
+            .map(|s| s.logs.clone())
+            .unwrap_or_else(|| Arc::new(LogStore::new(logs::DEFAULT_BUDGET_BYTES)));
+        let task = tokio::spawn(service::control(
+            key.clone(),
+            self.shared.clone(),
+            rx,
+            status.clone(),
+            logs.clone(),
+        ));
+        services.insert(key.clone(), Svc { desired: tx, status, logs, task, grace });
+    }
+
+    /// Stops every instance of `key`; returns once they are gone.
+    pub async fn remove(&self, key: &ObjectRef) {
+        let waiting = {
+            let Ok(mut services) = self.services.lock() else { return };
+            services.remove(key).map(|s| {
+                s.desired.send_replace(None);
+                (s.task, s.grace)
+            })
+        };
+        if let Some((task, grace)) = waiting {
+            let _ = tokio::time::timeout(grace, task).await;
+        }
+        self.shared.sink.set_endpoints(key, Vec::new());
+    }
+
+    pub fn status(&self, key: &ObjectRef) -> Option<ServiceStatus> {
+        let services = self.services.lock().ok()?;
+        let s = services.get(key)?;
+        s.status.lock().ok().map(|s| s.clone())
+    }
+
+    pub fn logs(&self, key: &ObjectRef) -> Option<Arc<LogStore>> {
+        self.services.lock().ok()?.get(key).map(|s| s.logs.clone())
+    }
+
+    pub fn services(&self) -> Vec<ObjectRef> {
+        self.services.lock().map(|s| s.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Stops every service gracefully (each within its grace period, all at once).
+    pub async fn shutdown(&self) {
+        let keys = self.services();
+        let stops = keys.iter().map(|k| self.remove(k));
+        futures_join_all(stops).await;
+    }
+}
+
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+    let handles: Vec<_> = futs.collect();
+    for f in handles {
+        f.await;
+    }
+}
+
+/// Identifies what runs: a hash of everything in the spec except `replicas` and `ports`
+/// (the router's business), like Kubernetes' pod-template-hash.
+pub fn revision(spec: &ServiceSpec) -> String {
+    let mut v = serde_json::to_value(spec).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("replicas");
+        m.remove("ports");
+    }
+    let text = v.to_string();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:010x}", h & 0xff_ffff_ffff)
+}
