@@ -8,6 +8,10 @@ use andon_cli::{Cli, Command, LogFormat, ServerArgs};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The helper that kills what andon ran once andon is gone (see andon-supervisor's reaper).
+    if std::env::args().nth(1).as_deref() == Some(andon_supervisor::reaper::ARG) {
+        return ExitCode::from(u8::try_from(andon_supervisor::reaper::main()).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("andon").build()
@@ -62,6 +66,7 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
         database_url: args.database_url.clone(),
         request_timeout: Duration::from_secs(args.request_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        reaper: std::env::current_exe().ok(),
     };
     let mut server = match andon_server::start(config).await {
         Ok(s) => s,

@@ -155,7 +155,7 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
     assert_eq!(status, 200);
     let row = d
         .wait_for(
-            "var r = document.querySelector('#feed tr'); return r && r.innerText.indexOf('Service/default/api') >= 0 ? r.innerText : null",
+            "var r = Array.from(document.querySelectorAll('#feed tr')).find(r => r.innerText.indexOf('Service/default/api') >= 0 && r.innerText.indexOf('resource.created') >= 0); return r ? r.innerText : null",
             "the applied service to appear in the feed",
         )
         .await;

@@ -157,10 +157,12 @@ async fn health(State(d): State<Shared>) -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-fn number(q: &BTreeMap<String, String>, name: &str) -> Result<f64, Response> {
+fn number(q: &BTreeMap<String, String>, name: &str) -> Result<f64, Box<Response>> {
     let bad = |msg: String| {
-        (StatusCode::BAD_REQUEST, axum::Json(json!({"error": msg, "parameter": name})))
-            .into_response()
+        Box::new(
+            (StatusCode::BAD_REQUEST, axum::Json(json!({"error": msg, "parameter": name})))
+                .into_response(),
+        )
     };
     match q.get(name) {
         None => Err(bad(format!("parameter {name} is missing"))),
@@ -177,7 +179,7 @@ async fn sum(State(d): State<Shared>, Query(q): Query<BTreeMap<String, String>>)
     }
     let (a, b) = match (number(&q, "a"), number(&q, "b")) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return *r,
     };
     let s = a + b;
     // Whole numbers print as integers ({"sum": 5}), others as decimals.

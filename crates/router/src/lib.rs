@@ -140,20 +140,19 @@ impl Router {
             .ok()
             .and_then(|l| l.as_ref().map(|(a, h)| (*a, h.is_finished())))
             .filter(|(_, done)| !done)
+            && (port == 0 || addr.port() == port)
         {
-            if port == 0 || addr.port() == port {
-                return Ok(addr);
-            }
+            return Ok(addr);
         }
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let this = self.clone();
         let r = route.clone();
         let task = tokio::spawn(async move { this.accept(listener, r).await });
-        if let Ok(mut l) = route.listener.write() {
-            if let Some((_, old)) = l.replace((addr, task)) {
-                old.abort();
-            }
+        if let Ok(mut l) = route.listener.write()
+            && let Some((_, old)) = l.replace((addr, task))
+        {
+            old.abort();
         }
         Ok(addr)
     }
@@ -168,10 +167,10 @@ impl Router {
     /// Stops serving a service.
     pub fn remove(&self, key: &ObjectRef) {
         let removed = self.inner.routes.write().ok().and_then(|mut m| m.remove(key));
-        if let Some(r) = removed {
-            if let Some((_, task)) = r.listener.write().ok().and_then(|mut l| l.take()) {
-                task.abort();
-            }
+        if let Some(r) = removed
+            && let Some((_, task)) = r.listener.write().ok().and_then(|mut l| l.take())
+        {
+            task.abort();
         }
     }
 
@@ -375,20 +374,20 @@ impl EndpointSink for Router {
 fn is_reset(e: &hyper_util::client::legacy::Error) -> bool {
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = src {
-        if let Some(h) = s.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() {
-                return true;
-            }
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_canceled())
+        {
+            return true;
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if matches!(
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::BrokenPipe
-            ) {
-                return true;
-            }
+            )
+        {
+            return true;
         }
         src = s.source();
     }

@@ -68,14 +68,38 @@ fn actor(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] with a 413 problem.
+/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] with a 413 problem. An
+/// oversized body is still read (and dropped) up to a bound, so that the client, which may
+/// be busy sending it, receives the 413 instead of a broken connection.
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        ApiError::new(
+    use http_body_util::BodyExt;
+    const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+    let mut body = body;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    let drain_deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                ErrorKind::InvalidArgument,
+                format!("reading the request body failed: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len();
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT || tokio::time::Instant::now() > drain_deadline {
+            break;
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(ApiError::new(
             ErrorKind::TooLarge,
             format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes (8 MiB)"),
-        )
-    })
+        ));
+    }
+    Ok(Bytes::from(buf))
 }
 
 fn kind_of(plural: &str) -> Result<&'static KindInfo, ApiError> {
@@ -142,6 +166,18 @@ fn document(o: &StoredObject) -> serde_json::Value {
     o.to_document(API_VERSION)
 }
 
+/// A resource with its freshest status: for Services the runtime's live view (the stored
+/// copy trails it by a moment, and is stale right after a restart).
+fn live_document(s: &AppState, o: &StoredObject) -> serde_json::Value {
+    let mut doc = document(o);
+    if o.kind == "Service"
+        && let Some(status) = s.runtime.status_of(&o.object_ref(), o.generation)
+    {
+        doc["status"] = status;
+    }
+    doc
+}
+
 #[derive(Deserialize)]
 struct ListQuery {
     limit: Option<usize>,
@@ -191,7 +227,7 @@ async fn list(
         api_version: API_VERSION.to_owned(),
         kind: format!("{}List", kind.kind),
         metadata: ListMeta { continue_, resource_version: at.to_string() },
-        items: items.iter().map(document).collect(),
+        items: items.iter().map(|o| live_document(&s, o)).collect(),
     }))
 }
 
@@ -218,7 +254,7 @@ async fn get_one(
     let kind = kind_of(&plural)?;
     let r = andon_core::ObjectRef::new(kind.kind, ns, name);
     match s.store.get(&r).await? {
-        Some(o) => Ok(Json(document(&o))),
+        Some(o) => Ok(Json(live_document(&s, &o))),
         None => Err(ApiError::new(
             ErrorKind::NotFound,
             format!("{} {}/{} not found", kind.singular, r.namespace, r.name),

@@ -32,6 +32,9 @@ pub struct Config {
     pub database_url: Option<String>,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// A binary that runs the supervisor's reaper when given `__reap` (andon's own), so
+    /// that even a `kill -9` of andon leaves no service process behind.
+    pub reaper: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             database_url: None,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            reaper: None,
         }
     }
 }
@@ -86,7 +90,8 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let runtime = runtime::Runtime::start(store.clone(), &config.data_dir).await;
+    let runtime =
+        runtime::Runtime::start(store.clone(), &config.data_dir, config.reaper.clone()).await;
     let state = AppState {
         store: store.clone(),
         clock,

@@ -24,7 +24,11 @@ pub(crate) struct Runtime {
 impl Runtime {
     /// Starts the runtime: stops leftovers of a crashed predecessor, runs every stored
     /// Service, then follows the journal for changes.
-    pub(crate) async fn start(store: Store, data_dir: &std::path::Path) -> Runtime {
+    pub(crate) async fn start(
+        store: Store,
+        data_dir: &std::path::Path,
+        reaper: Option<std::path::PathBuf>,
+    ) -> Runtime {
         let router = Router::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let mut path_prepend = Vec::new();
@@ -33,8 +37,11 @@ impl Runtime {
         {
             path_prepend.push(dir);
         }
-        let config =
-            andon_supervisor::Config { data_dir: Some(data_dir.to_path_buf()), path_prepend };
+        let config = andon_supervisor::Config {
+            data_dir: Some(data_dir.to_path_buf()),
+            path_prepend,
+            reaper,
+        };
         let supervisor = Arc::new(Supervisor::new(config, Arc::new(router.clone()), tx));
         let rt = Runtime { router, supervisor };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
@@ -193,20 +200,20 @@ async fn record(store: Store, rt: Runtime, mut rx: mpsc::UnboundedReceiver<Messa
                 _ = &mut window => break,
             }
         }
-        if !events.is_empty() {
-            if let Err(e) = store.append(std::mem::take(&mut events)).await {
-                tracing::error!(error = %e, "cannot record runtime events");
-            }
+        if !events.is_empty()
+            && let Err(e) = store.append(std::mem::take(&mut events)).await
+        {
+            tracing::error!(error = %e, "cannot record runtime events");
         }
         for key in std::mem::take(&mut dirty) {
             let generation = match store.get(&key).await {
                 Ok(Some(o)) => o.generation,
                 _ => continue,
             };
-            if let Some(status) = rt.status_of(&key, generation) {
-                if let Err(e) = store.set_status(&key, status).await {
-                    tracing::warn!(error = %e, service = %key, "cannot write status");
-                }
+            if let Some(status) = rt.status_of(&key, generation)
+                && let Err(e) = store.set_status(&key, status).await
+            {
+                tracing::warn!(error = %e, service = %key, "cannot write status");
             }
         }
     }

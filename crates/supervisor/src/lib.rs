@@ -10,6 +10,7 @@ pub mod logs;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod reaper;
 pub mod records;
 pub mod service;
 
@@ -89,6 +90,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Put first on every child's PATH.
     pub path_prepend: Vec<PathBuf>,
+    /// A binary that runs [`reaper::main`] when given [`reaper::ARG`] (andon's own).
+    pub reaper: Option<PathBuf>,
 }
 
 pub struct Supervisor {
@@ -103,8 +106,17 @@ impl Supervisor {
         sink: Arc<dyn EndpointSink>,
         out: mpsc::UnboundedSender<Message>,
     ) -> Supervisor {
-        let records =
-            Arc::new(records::Records::new(config.data_dir.map(|d| d.join("processes.json"))));
+        let reaper = config.reaper.as_deref().and_then(|p| match reaper::Reaper::spawn(p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the reaper; a crash may leave services' own children running");
+                None
+            }
+        });
+        let records = Arc::new(records::Records::new(
+            config.data_dir.map(|d| d.join("processes.json")),
+            reaper,
+        ));
         let reaped = records.reap_leftovers();
         if reaped > 0 {
             tracing::warn!(reaped, "stopped processes left by a previous andon");
@@ -119,12 +131,12 @@ impl Supervisor {
     pub fn apply(&self, key: &ObjectRef, spec: ServiceSpec) {
         let desired = Desired { revision: revision(&spec), spec: Arc::new(spec) };
         let Ok(mut services) = self.services.lock() else { return };
-        if let Some(s) = services.get_mut(key) {
-            if !s.task.is_finished() {
-                s.grace = service::stop_budget(&desired.spec);
-                s.desired.send_replace(Some(desired));
-                return;
-            }
+        if let Some(s) = services.get_mut(key)
+            && !s.task.is_finished()
+        {
+            s.grace = service::stop_budget(&desired.spec);
+            s.desired.send_replace(Some(desired));
+            return;
         }
         let grace = service::stop_budget(&desired.spec);
         let (tx, rx) = watch::channel(Some(desired));

@@ -7,6 +7,17 @@ use std::sync::Mutex;
 
 use crate::process::{SIGKILL, signal_group, start_ticks};
 
+/// True when some process belongs to process group `pgid` (field 5 of /proc/PID/stat).
+fn group_has_members(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).any(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse::<u32>().ok())
+            == Some(pgid)
+    })
+}
+
 /// One process group andon started: leader pid and its start time (to recognise it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
@@ -17,15 +28,19 @@ pub struct Record {
 pub struct Records {
     path: Option<PathBuf>,
     live: Mutex<BTreeMap<u32, Record>>,
+    reaper: Option<crate::reaper::Reaper>,
 }
 
 impl Records {
     /// `path` is `None` for a runtime that keeps no records (tests).
-    pub fn new(path: Option<PathBuf>) -> Records {
-        Records { path, live: Mutex::new(BTreeMap::new()) }
+    pub fn new(path: Option<PathBuf>, reaper: Option<crate::reaper::Reaper>) -> Records {
+        Records { path, live: Mutex::new(BTreeMap::new()), reaper }
     }
 
     pub fn add(&self, pid: u32) {
+        if let Some(r) = &self.reaper {
+            r.watch(pid);
+        }
         let rec = Record { pid, start_ticks: start_ticks(pid).unwrap_or(0) };
         if let Ok(mut m) = self.live.lock() {
             m.insert(pid, rec);
@@ -34,6 +49,9 @@ impl Records {
     }
 
     pub fn remove(&self, pid: u32) {
+        if let Some(r) = &self.reaper {
+            r.forget(pid);
+        }
         if let Ok(mut m) = self.live.lock() {
             m.remove(&pid);
             self.save(&m);
@@ -60,11 +78,18 @@ impl Records {
         let old: Vec<Record> = serde_json::from_slice(&text).unwrap_or_default();
         let mut reaped = 0;
         for r in old {
-            // Same pid and same start time: the very process andon started, not a reused pid.
-            if r.start_ticks != 0 && start_ticks(r.pid) == Some(r.start_ticks) {
+            let leader = start_ticks(r.pid);
+            // The leader alive with the same start time is the very process andon started.
+            // With the leader gone, the kernel does not reuse its pid while the group still
+            // has members, so any member left is one of ours.
+            let ours = match leader {
+                Some(t) => r.start_ticks != 0 && t == r.start_ticks,
+                None => group_has_members(r.pid),
+            };
+            if ours {
                 signal_group(r.pid, SIGKILL);
                 reaped += 1;
-                tracing::warn!(pid = r.pid, "stopped a process left running by a previous andon");
+                tracing::warn!(pgid = r.pid, "stopped processes left running by a previous andon");
             }
         }
         let _ = std::fs::remove_file(path);

@@ -120,25 +120,25 @@ pub(crate) async fn control(
             }
             last_replicas = Some(replicas);
         }
-        if let Some(d) = &desired {
-            if last_revision.as_deref() != Some(&d.revision) {
-                if last_revision.is_some() {
-                    rolling = true;
-                    emit("service.updating", None, json!({"revision": d.revision}));
-                }
-                last_revision = Some(d.revision.clone());
-                envs.retain(|rev, _| instances.values().any(|i| &i.revision == rev));
-                envs.insert(
-                    d.revision.clone(),
-                    Arc::new(InstanceEnv {
-                        spec: d.spec.clone(),
-                        path_prepend: shared.path_prepend.clone(),
-                        logs: logs.clone(),
-                        records: shared.records.clone(),
-                        reports: reports_tx.clone(),
-                    }),
-                );
+        if let Some(d) = &desired
+            && last_revision.as_deref() != Some(&d.revision)
+        {
+            if last_revision.is_some() {
+                rolling = true;
+                emit("service.updating", None, json!({"revision": d.revision}));
             }
+            last_revision = Some(d.revision.clone());
+            envs.retain(|rev, _| instances.values().any(|i| &i.revision == rev));
+            envs.insert(
+                d.revision.clone(),
+                Arc::new(InstanceEnv {
+                    spec: d.spec.clone(),
+                    path_prepend: shared.path_prepend.clone(),
+                    logs: logs.clone(),
+                    records: shared.records.clone(),
+                    reports: reports_tx.clone(),
+                }),
+            );
         }
         let views: Vec<View> = instances
             .iter()

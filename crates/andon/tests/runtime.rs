@@ -1,0 +1,338 @@
+//! The local runtime through the real binary: andon-demo replicas supervised and routed,
+//! failures rehearsed under load, and nothing left behind when andon is killed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use andon_cli::client::Client;
+use common::*;
+use hyper::Method;
+use serde_json::Value;
+
+fn demo(name: &str, replicas: u32, extra_env: &str) -> String {
+    format!(
+        "apiVersion: andon.dev/v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  command: [andon-demo]\n  env:\n  - {{name: VERSION, value: \"1.0.0\"}}\n{extra_env}  ports: [{{name: http, port: 0}}]\n  readinessProbe: {{httpGet: {{path: /health, port: http}}, periodSeconds: 1}}\n  livenessProbe: {{httpGet: {{path: /health, port: http}}, periodSeconds: 1}}\n  terminationGracePeriodSeconds: 5\n"
+    )
+}
+
+async fn status(c: &Client, name: &str) -> Value {
+    let (_, v) = request(c, Method::GET, &format!("/api/v1/services/{name}"), None).await;
+    v["status"].clone()
+}
+
+async fn wait_for(c: &Client, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status(c, name).await;
+        if pred(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn all_ready(n: u64) -> impl Fn(&Value) -> bool {
+    move |s: &Value| {
+        s["readyReplicas"] == n
+            && s["updatedReplicas"] == n
+            && s["instances"].as_array().is_some_and(|i| i.len() as u64 == n)
+    }
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<String>>>,
+}
+
+/// Two clients sending GETs through the router until stopped (bounded to 60 s).
+fn load(url: &str) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let tasks = (0..2)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            let c = Client::new(url).unwrap();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let mut errors = Vec::new();
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
+                    match c.json(Method::GET, "/sum?a=1&b=2", None).await {
+                        Ok(v) if v["sum"] == 3 => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(v) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            errors.push(v.to_string());
+                        }
+                        Err(e) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            errors.push(e.to_string());
+                        }
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    Load { stop, ok, failed, tasks }
+}
+
+impl Load {
+    async fn finish(self) -> (u64, u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut errors = Vec::new();
+        for t in self.tasks {
+            errors.extend(t.await.unwrap());
+        }
+        (self.ok.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed), errors)
+    }
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[tokio::test]
+async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    let (s, _) =
+        request(&c, Method::POST, "/api/v1/apply", Some(demo("web", 3, "").into_bytes())).await;
+    assert_eq!(s, 200);
+    let st = wait_for(&c, "web", "3 ready replicas", all_ready(3)).await;
+    let url = st["url"].as_str().unwrap().to_owned();
+    assert_eq!(st["observedGeneration"], 1);
+    assert_eq!(st["conditions"][0]["type"], "Available");
+    assert_eq!(st["conditions"][0]["status"], "True");
+
+    let l = load(&url);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let victim = st["instances"][1]["pid"].as_u64().unwrap();
+    std::process::Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();
+    let st = wait_for(&c, "web", "the killed instance to come back", |s| {
+        all_ready(3)(s) && s["restarts"] == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (ok, failed, errors) = l.finish().await;
+    assert_eq!(failed, 0, "failed requests: {errors:?}");
+    assert!(ok > 100, "the load ran: {ok} requests");
+    let inst = &st["instances"][1];
+    assert_eq!(inst["lastTermination"]["reason"], "Killed");
+    assert_eq!(inst["lastTermination"]["signal"], 9);
+
+    // The journal tells the story; the router's metrics count the traffic.
+    let (_, ev) = request(&c, Method::GET, "/api/v1/events?limit=1000", None).await;
+    let kinds: Vec<&str> =
+        ev["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in [
+        "instance.started",
+        "instance.ready",
+        "instance.unready",
+        "instance.exited",
+        "instance.restarted",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    let (_, m) = request(&c, Method::GET, "/metrics", None).await;
+    assert!(m.as_str().unwrap().contains(
+        "andon_router_requests_total{service=\"default/web\",instance=\"0\",code=\"200\"}"
+    ));
+    let o = a.cli(&["logs", "web", "--instance", "1"]);
+    assert!(
+        stdout(&o).lines().any(|l| l.starts_with("[1] andon-demo 1.0.0 listening on 127.0.0.1:")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[tokio::test]
+async fn a_rolling_replacement_costs_no_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    request(&c, Method::POST, "/api/v1/apply", Some(demo("web", 3, "").into_bytes())).await;
+    let st = wait_for(&c, "web", "3 ready replicas", all_ready(3)).await;
+    let url = st["url"].as_str().unwrap().to_owned();
+    let old_revision = st["revision"].as_str().unwrap().to_owned();
+    let l = load(&url);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let o = a.cli(&["set", "env", "web", "VERSION=2.0.0", "EXTRA=1"]);
+    assert_eq!(stdout(&o), "service/web env updated\n", "{}", stderr(&o));
+    let st = wait_for(&c, "web", "the new revision everywhere", |s| {
+        all_ready(3)(s) && s["revision"] != old_revision.as_str()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ok, failed, errors) = l.finish().await;
+    assert_eq!(failed, 0, "failed requests during the rollout: {errors:?}");
+    assert!(ok > 100);
+    let version = Client::new(&url).unwrap().get_json("/version").await.unwrap();
+    assert_eq!(version["version"], "2.0.0");
+    assert!(st["instances"].as_array().unwrap().iter().all(|i| i["revision"] == st["revision"]));
+    let (_, ev) = request(&c, Method::GET, "/api/v1/events?limit=1000", None).await;
+    let kinds: Vec<&str> =
+        ev["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"service.updating") && kinds.contains(&"service.updated"), "{kinds:?}");
+    // Scaling down keeps the oldest instances.
+    let o = a.cli(&["get", "svc", "web", "-o", "json"]);
+    let mut doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    doc["spec"]["replicas"] = 1.into();
+    request(&c, Method::PUT, "/api/v1/services/web", Some(doc.to_string().into_bytes())).await;
+    wait_for(&c, "web", "one replica", all_ready(1)).await;
+}
+
+#[tokio::test]
+async fn killing_andon_leaves_no_process_and_a_restart_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut a = Andon::start(&data);
+    let c = a.client();
+    request(&c, Method::POST, "/api/v1/apply", Some(demo("web", 2, "").into_bytes())).await;
+    let st = wait_for(&c, "web", "2 ready replicas", all_ready(2)).await;
+    let pids: Vec<u64> =
+        st["instances"].as_array().unwrap().iter().map(|i| i["pid"].as_u64().unwrap()).collect();
+    assert!(pids.iter().all(|p| alive(*p)));
+    a.kill9();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(Instant::now() < deadline, "instances outlived andon: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = Andon::start(&data);
+    let c = b.client();
+    let st = wait_for(&c, "web", "2 ready replicas after the restart", all_ready(2)).await;
+    let new: Vec<u64> =
+        st["instances"].as_array().unwrap().iter().map(|i| i["pid"].as_u64().unwrap()).collect();
+    assert!(new.iter().all(|p| !pids.contains(p)));
+    let url = st["url"].as_str().unwrap();
+    assert_eq!(Client::new(url).unwrap().get_json("/sum?a=2&b=40").await.unwrap()["sum"], 42);
+}
+
+#[tokio::test]
+async fn broken_services_get_a_clear_status_and_andon_stays_healthy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    let missing = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: missing}\nspec: {command: [no-such-program-anywhere]}\n";
+    let crashing = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: crashing}\nspec: {command: [sh, -c, 'echo about to fail; exit 3']}\n";
+    let unready = demo("unready", 1, "  - {name: FAIL_HEALTH_AFTER_S, value: \"0\"}\n")
+        .replace("  livenessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 1}\n", "");
+    for body in [missing.to_owned(), crashing.to_owned(), unready] {
+        let (s, v) = request(&c, Method::POST, "/api/v1/apply", Some(body.into_bytes())).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let st = wait_for(&c, "missing", "a start error", |s| {
+        s["instances"][0]["lastTermination"]["reason"] == "StartError"
+    })
+    .await;
+    let msg = st["instances"][0]["lastTermination"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("cannot start \"no-such-program-anywhere\": No such file or directory"),
+        "{msg}"
+    );
+    assert!(
+        st["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "CrashLoopBackOff"),
+        "{st}"
+    );
+
+    let st = wait_for(&c, "crashing", "an exit with code 3", |s| {
+        s["instances"][0]["lastTermination"]["exitCode"] == 3
+    })
+    .await;
+    assert_eq!(st["instances"][0]["lastTermination"]["reason"], "Error");
+    // Back-off, not a busy loop: the first restart is immediate, the next waits 10 s.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = status(&c, "crashing").await;
+    assert!(st["restarts"].as_u64().unwrap() <= 2, "restarts: {}", st["restarts"]);
+    assert_eq!(st["instances"][0]["phase"], "BackOff");
+    let o = a.cli(&["logs", "crashing"]);
+    assert!(stdout(&o).contains("[0] about to fail"), "{}", stdout(&o));
+
+    let st = wait_for(&c, "unready", "a running, never ready instance", |s| {
+        s["instances"][0]["phase"] == "Running"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st2 = status(&c, "unready").await;
+    assert_eq!(st2["readyReplicas"], 0, "{st} {st2}");
+    assert_eq!(st2["conditions"][0]["status"], "False");
+    let url = st2["url"].as_str().unwrap();
+    let resp = Client::new(url).unwrap().send(Method::GET, "/version", None).await.unwrap();
+    assert_eq!(resp.status(), 503, "no ready instance: the router answers 503");
+
+    assert_eq!(request(&c, Method::GET, "/readyz", None).await.0, 200);
+    // Deleting a service stops its instances.
+    let pid = st2["instances"][0]["pid"].as_u64().unwrap();
+    let o = a.cli(&["delete", "service", "unready"]);
+    assert!(o.status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "the deleted service's process still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn pids_running(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                && alive(u64::from(*pid))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_services_own_children_die_with_andon_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    // The shell leaves a child behind in the instance's process group, then becomes another sleep.
+    let marker = format!("{}", 4000 + std::process::id() % 1000);
+    let body = format!(
+        "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {{name: family}}\nspec: {{command: [sh, -c, 'sleep {marker}1 & exec sleep {marker}2']}}\n"
+    );
+    request(&c, Method::POST, "/api/v1/apply", Some(body.into_bytes())).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids_running(&format!("sleep {marker}1")).is_empty()
+        || pids_running(&format!("sleep {marker}2")).is_empty()
+    {
+        assert!(Instant::now() < deadline, "the service did not start its processes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.kill9();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left =
+            [pids_running(&format!("sleep {marker}1")), pids_running(&format!("sleep {marker}2"))]
+                .concat();
+        if left.is_empty() {
+            break;
+        }
+        let states: Vec<String> = left
+            .iter()
+            .map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default())
+            .collect();
+        assert!(Instant::now() < deadline, "processes outlived andon: {states:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
