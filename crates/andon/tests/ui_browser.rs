@@ -183,8 +183,26 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
         );
     }
     d.goto(&format!("{}/ui/services/default/api", a.url)).await;
-    let spec = d.script("return document.querySelector('pre').innerText").await;
+    let spec = d
+        .script(
+            "return Array.from(document.querySelectorAll('pre')).map(p => p.innerText).join('\\n')",
+        )
+        .await;
     assert!(spec.as_str().unwrap().contains("replicas: 2"), "{spec}");
+    // The service page shows its instances and follows their logs live.
+    d.wait_for(
+        "return document.querySelectorAll('tr[data-instance]').length === 2",
+        "two instances listed",
+    )
+    .await;
+    d.wait_for(
+        "return document.getElementById('logs').innerText.indexOf('listening on 127.0.0.1:') >= 0",
+        "the instances' logs",
+    )
+    .await;
+    d.goto(&format!("{}/ui/services", a.url)).await;
+    let row = d.script("return document.querySelector('tbody tr').innerText").await;
+    assert!(row.as_str().unwrap().contains("api") && row.as_str().unwrap().contains("/2"), "{row}");
     let shot = d.call(Method::GET, &format!("/session/{}/screenshot", d.session), None).await;
     assert!(shot.as_str().is_some_and(|s| s.len() > 1000), "a screenshot was taken");
     d.call(Method::DELETE, &format!("/session/{}", d.session), None).await;

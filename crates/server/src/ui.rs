@@ -218,7 +218,12 @@ async fn kind_page(
 ) -> Result<Html<String>, UiError> {
     let kind = page_kind(&plural)?;
     let objects = s.store.list(kind.kind, None, None, 1000).await?;
-    let body = format!("<h1>{}s</h1>{}", kind.kind, resource_table(&objects, s.clock.now(), false));
+    let table = if kind.kind == "Service" {
+        services_table(&s, &objects)
+    } else {
+        resource_table(&objects, s.clock.now(), false)
+    };
+    let body = format!("<h1>{}s</h1>{table}", kind.kind);
     Ok(layout(&format!("{}s", kind.kind), kind.plural, &body))
 }
 
@@ -242,10 +247,11 @@ async fn resource_page(
             .join(", ")
     });
     let age = human_age(o.created_at.until(s.clock.now()).max(Duration::ZERO));
+    let runtime = if kind.kind == "Service" { service_sections(&s, &r, &o) } else { String::new() };
     let body = format!(
-        "<h1>{} {}/{}</h1><dl><dt>UID</dt><dd>{}</dd><dt>Generation</dt><dd>{}</dd><dt>Resource version</dt><dd>{}</dd>\
+        "<h1>{} {}/{}</h1>{runtime}<h2>Resource</h2><dl><dt>UID</dt><dd>{}</dd><dt>Generation</dt><dd>{}</dd><dt>Resource version</dt><dd>{}</dd>\
          <dt>Created</dt><dd>{} ({age} ago)</dd><dt>Labels</dt><dd>{}</dd></dl>\
-         <h2>Spec</h2><pre>{}</pre><h2>Status</h2><pre>{}</pre>\
+         <h2>Spec</h2><pre>{}</pre><details><summary>Status as stored</summary><pre>{}</pre></details>\
          <h2>History <span id=\"live\" class=\"live\">connecting…</span></h2>{}",
         kind.kind,
         esc(&ns),
@@ -262,4 +268,104 @@ async fn resource_page(
         feed(&events, s.store.last_seq(), Some(&r.to_string()))
     );
     Ok(layout(&format!("{} {name}", kind.kind), kind.plural, &body))
+}
+
+/// A Service's live status from the runtime, falling back to the stored copy.
+fn live_status(s: &AppState, o: &StoredObject) -> serde_json::Value {
+    s.runtime.status_of(&o.object_ref(), o.generation).unwrap_or_else(|| o.status.clone())
+}
+
+fn services_table(s: &AppState, objects: &[StoredObject]) -> String {
+    if objects.is_empty() {
+        return "<p class=\"muted\">None yet. Apply some with <code>andon apply -f FILE</code>.</p>".into();
+    }
+    let now = s.clock.now();
+    let mut rows = String::new();
+    for o in objects {
+        let st = live_status(s, o);
+        let href = resource_href(&o.kind, &o.namespace, &o.name).unwrap_or_default();
+        let url = st["url"].as_str().map_or_else(
+            || "<span class=\"muted\">none</span>".to_owned(),
+            |u| format!("<a href=\"{0}\">{0}</a>", esc(u)),
+        );
+        let ready = st["readyReplicas"].as_u64().unwrap_or(0);
+        let want = o.spec["replicas"].as_u64().unwrap_or(0);
+        let class = if ready >= want { "ok" } else { "bad" };
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td><a href=\"{href}\">{}</a></td><td class=\"{class}\">{ready}/{want}</td><td>{}</td><td>{url}</td><td>{}</td><td>{}</td></tr>",
+            esc(&o.namespace),
+            esc(&o.name),
+            st["restarts"].as_u64().unwrap_or(0),
+            esc(st["revision"].as_str().unwrap_or("")),
+            human_age(o.created_at.until(now))
+        );
+    }
+    format!(
+        "<table><thead><tr><th>Namespace</th><th>Name</th><th>Ready</th><th>Restarts</th><th>Address</th><th>Revision</th><th>Age</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+}
+
+/// The runtime's view of one service: address, conditions, instances, live logs.
+fn service_sections(s: &AppState, r: &andon_core::ObjectRef, o: &StoredObject) -> String {
+    let st = live_status(s, o);
+    let url = st["url"].as_str().map_or_else(
+        || "<span class=\"muted\">not served</span>".to_owned(),
+        |u| format!("<a href=\"{0}\">{0}</a>", esc(u)),
+    );
+    let mut conditions = String::new();
+    for c in st["conditions"].as_array().into_iter().flatten() {
+        let ok = c["status"] == "True" && c["type"] != "CrashLoopBackOff";
+        let _ = write!(
+            conditions,
+            "<li class=\"{}\"><b>{}</b> {}: {}</li>",
+            if ok { "ok" } else { "bad" },
+            esc(c["type"].as_str().unwrap_or("")),
+            esc(c["reason"].as_str().unwrap_or("")),
+            esc(c["message"].as_str().unwrap_or(""))
+        );
+    }
+    let mut rows = String::new();
+    for i in st["instances"].as_array().into_iter().flatten() {
+        let term = &i["lastTermination"];
+        let last = if term.is_null() {
+            String::new()
+        } else {
+            format!(
+                "{}: {}",
+                term["reason"].as_str().unwrap_or(""),
+                term["message"].as_str().unwrap_or("")
+            )
+        };
+        let ready = i["ready"] == true;
+        let _ = write!(
+            rows,
+            "<tr data-instance=\"{}\"><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i["id"],
+            i["id"],
+            esc(i["phase"].as_str().unwrap_or("")),
+            if ready { "ok" } else { "bad" },
+            if ready { "ready" } else { "not ready" },
+            i["pid"].as_u64().map_or_else(String::new, |p| p.to_string()),
+            i["port"].as_u64().map_or_else(String::new, |p| p.to_string()),
+            i["restarts"],
+            esc(i["revision"].as_str().unwrap_or("")),
+            esc(&last)
+        );
+    }
+    let logs_src = format!(
+        "/api/v1/namespaces/{}/services/{}/logs?follow=true&since=15m",
+        esc(&r.namespace),
+        esc(&r.name)
+    );
+    format!(
+        "<dl><dt>Address</dt><dd>{url}</dd><dt>Ready</dt><dd>{} of {}</dd><dt>Restarts</dt><dd>{}</dd><dt>Revision</dt><dd>{}</dd></dl>\
+         <ul class=\"conditions\">{conditions}</ul>\
+         <h2>Instances</h2><table><thead><tr><th>#</th><th>Phase</th><th>Ready</th><th>PID</th><th>Port</th><th>Restarts</th><th>Revision</th><th>Last termination</th></tr></thead><tbody>{rows}</tbody></table>\
+         <h2>Logs <span class=\"muted\">(last 15 minutes, live)</span></h2><pre id=\"logs\" class=\"logs\" data-src=\"{logs_src}\"></pre>",
+        st["readyReplicas"].as_u64().unwrap_or(0),
+        o.spec["replicas"].as_u64().unwrap_or(0),
+        st["restarts"].as_u64().unwrap_or(0),
+        esc(st["revision"].as_str().unwrap_or(""))
+    )
 }

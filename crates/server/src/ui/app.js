@@ -2,6 +2,19 @@
 // page's feed without a reload. No framework, no build step.
 (function () {
   "use strict";
+  // A service page's logs: every line as it is printed, newest at the bottom.
+  var logs = document.getElementById("logs");
+  if (logs && logs.dataset.src) {
+    var ls = new EventSource(logs.dataset.src);
+    ls.onmessage = function (m) {
+      var l = JSON.parse(m.data);
+      var atBottom = logs.scrollTop + logs.clientHeight >= logs.scrollHeight - 4;
+      var who = l.instance === 4294967295 ? "andon" : String(l.instance);
+      logs.appendChild(document.createTextNode(l.time.slice(11, 19) + " [" + who + "] " + l.text + "\n"));
+      while (logs.childNodes.length > 1000) logs.removeChild(logs.firstChild);
+      if (atBottom) logs.scrollTop = logs.scrollHeight;
+    };
+  }
   var feed = document.getElementById("feed");
   if (!feed) return;
   var plurals = JSON.parse(feed.dataset.plurals || "{}");
