@@ -22,8 +22,11 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
     if all || which.contains(&"journal") {
         rt.block_on(journal())?;
     }
-    if all || which.contains(&"http") || which.contains(&"startup") {
+    if all || which.contains(&"http") || which.contains(&"startup") || which.contains(&"router") {
         let bin = build_release()?;
+        if all || which.contains(&"router") {
+            rt.block_on(router(&bin))?;
+        }
         if all || which.contains(&"http") {
             rt.block_on(http(&bin))?;
         }
@@ -146,7 +149,7 @@ async fn fresh_pg(admin: &str) -> anyhow::Result<String> {
 fn build_release() -> anyhow::Result<PathBuf> {
     let root = crate::tidy::workspace_root();
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "andon"])
+        .args(["build", "--release", "-p", "andon", "-p", "andon-demo"])
         .current_dir(&root)
         .status()?;
     anyhow::ensure!(status.success(), "release build failed");
@@ -225,14 +228,23 @@ fn start_nginx(dir: &Path, port: u16, path: &str, body: &str) -> anyhow::Result<
     Ok(Some(Proc(child)))
 }
 
+/// Runs wrk flat out (2 threads, 32 connections, 10 s); returns (requests/s, p50 ms, p99 ms).
+fn wrk_flat(url: &str) -> anyhow::Result<(f64, f64, f64)> {
+    wrk_run(&["-t2", "-c32", "-d10s", "--latency"], url)
+}
+
 /// Runs wrk paced to about 1,000 requests/s; returns (requests/s, p50 ms, p99 ms).
 fn wrk_paced(url: &str, dir: &Path) -> anyhow::Result<(f64, f64, f64)> {
     // Four connections, each waiting 4 ms between its requests: about 1,000 requests/s.
     let script = dir.join("pace.lua");
     std::fs::write(&script, "function delay() return 4 end\n")?;
+    let script = script.display().to_string();
+    wrk_run(&["-t2", "-c4", "-d10s", "--latency", "-s", &script], url)
+}
+
+fn wrk_run(args: &[&str], url: &str) -> anyhow::Result<(f64, f64, f64)> {
     let out = Command::new("wrk")
-        .args(["-t2", "-c4", "-d10s", "--latency", "-s"])
-        .arg(&script)
+        .args(args)
         .arg(url)
         .output()
         .context("wrk is not installed (scripts/setup installs it)")?;
@@ -361,6 +373,157 @@ async fn startup(bin: &Path) -> anyhow::Result<()> {
             "nginx idle RSS: {:.1} MiB; ratio andon / nginx: {:.1}x",
             nrss as f64 / 1024.0,
             rss as f64 / nrss.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
+async fn get(c: &andon_cli::client::Client, path: &str) -> anyhow::Result<serde_json::Value> {
+    c.get_json(path).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Waits for the service's status to satisfy `pred`.
+async fn wait_status(
+    c: &andon_cli::client::Client,
+    name: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> anyhow::Result<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let doc = get(c, &format!("/api/v1/services/{name}")).await?;
+        if pred(&doc["status"]) {
+            return Ok(doc["status"].clone());
+        }
+        if Instant::now() > deadline {
+            bail!("service {name} did not reach the expected state: {}", doc["status"]);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn event_time(
+    events: &serde_json::Value,
+    kind: &str,
+    after_seq: u64,
+) -> Option<andon_core::Timestamp> {
+    events["items"]
+        .as_array()?
+        .iter()
+        .find(|e| e["kind"] == kind && e["seq"].as_u64() > Some(after_seq))
+        .and_then(|e| andon_core::Timestamp::parse_rfc3339(e["time"].as_str()?))
+}
+
+async fn router(bin: &Path) -> anyhow::Result<()> {
+    println!(
+        "== router: GET /sum through andon's router vs nginx (proxy_pass, keepalive) to the same instance; wrk -t2 -c32 -d10s"
+    );
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let _andon = start_andon(bin, &dir.path().join("data"), port)?;
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await?;
+    let c = andon_cli::client::Client::new(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let svc = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: demo}\nspec:\n  replicas: 1\n  command: [andon-demo]\n  ports: [{name: http, port: 0}]\n  readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 1, failureThreshold: 1}\n";
+    c.json(
+        andon_cli::client::Method::POST,
+        "/api/v1/apply",
+        Some(("application/yaml", svc.as_bytes().to_vec())),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let st = wait_status(&c, "demo", |s| s["readyReplicas"] == 1).await?;
+    let router_url = st["url"].as_str().context("no router address")?.to_owned();
+    let instance = format!("127.0.0.1:{}", st["instances"][0]["port"]);
+    let path = "/sum?a=1&b=2";
+
+    let (d_rps, d50, d99) = wrk_flat(&format!("http://{instance}{path}"))?;
+    println!(
+        "direct to the instance: {d_rps:>8.0} req/s   p50 {d50:>6.3} ms   p99 {d99:>6.3} ms   (the limit)"
+    );
+    let (r_rps, r50, r99) = wrk_flat(&format!("{router_url}{path}"))?;
+    println!("andon router:           {r_rps:>8.0} req/s   p50 {r50:>6.3} ms   p99 {r99:>6.3} ms");
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
+    match nginx {
+        Some(nginx) => {
+            let nd = dir.path().join("nginx");
+            std::fs::create_dir_all(&nd)?;
+            let nport = free_port()?;
+            let conf = format!(
+                "daemon off; master_process off; worker_processes 1; error_log {d}/error.log; pid {d}/nginx.pid;\n\
+                 events {{ worker_connections 4096; }}\n\
+                 http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+                   upstream demo {{ server {instance}; keepalive 64; }}\n\
+                   server {{ listen 127.0.0.1:{nport}; location / {{ proxy_pass http://demo; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}\n",
+                d = nd.display()
+            );
+            std::fs::write(nd.join("nginx.conf"), conf)?;
+            let _n = Proc(
+                Command::new(nginx)
+                    .arg("-c")
+                    .arg(nd.join("nginx.conf"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()?,
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let (n_rps, n50, n99) = wrk_flat(&format!("http://127.0.0.1:{nport}{path}"))?;
+            println!(
+                "nginx proxy:            {n_rps:>8.0} req/s   p50 {n50:>6.3} ms   p99 {n99:>6.3} ms"
+            );
+            println!("throughput andon / nginx: {:.2}x", r_rps / n_rps);
+            println!("p99 added over direct: andon {:.3} ms, nginx {:.3} ms", r99 - d99, n99 - d99);
+        }
+        None => println!("nginx: skipped (not installed; scripts/setup installs it)"),
+    }
+
+    // Crash: from kill -9 of the instance to its replacement being ready (the first restart has no backoff).
+    let before = get(&c, "/api/v1/events?limit=10000").await?["last"].as_u64().unwrap_or(0);
+    let pid = st["instances"][0]["pid"].as_u64().context("no pid")?;
+    let killed = andon_core::Clock::now(&SystemClock);
+    Command::new("kill").args(["-9", &pid.to_string()]).status()?;
+    wait_status(&c, "demo", |s| s["readyReplicas"] == 1 && s["restarts"] == 1).await?;
+    // Events are committed in batches a few tens of milliseconds behind the live status.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = get(&c, &format!("/api/v1/events?after={before}&limit=10000")).await?;
+    if let Some(ready) = event_time(&events, "instance.ready", before) {
+        println!("crash to replacement ready: {} ms", ready.millis() - killed.millis());
+    }
+    // Readiness failure: health fails from 3 s after start; readiness period 1 s, threshold 1.
+    let failing =
+        svc.replace("  ports:", "  env: [{name: FAIL_HEALTH_AFTER_S, value: \"3\"}]\n  ports:");
+    let before = get(&c, "/api/v1/events?limit=10000").await?["last"].as_u64().unwrap_or(0);
+    c.json(
+        andon_cli::client::Method::POST,
+        "/api/v1/apply",
+        Some(("application/yaml", failing.into_bytes())),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    wait_status(&c, "demo", |s| {
+        s["readyReplicas"] == 0
+            && s["updatedReplicas"] == 1
+            && s["instances"].as_array().is_some_and(|i| i.len() == 1)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = get(&c, &format!("/api/v1/events?after={before}&limit=10000")).await?;
+    let items = events["items"].as_array().cloned().unwrap_or_default();
+    let time = |e: &serde_json::Value| andon_core::Timestamp::parse_rfc3339(e["time"].as_str()?);
+    // The new instance: the last one started; out of rotation: its unready event.
+    let newest = items.iter().rfind(|e| e["kind"] == "instance.started").cloned();
+    let started = newest.as_ref().and_then(time);
+    let unready = newest.as_ref().and_then(|n| {
+        items
+            .iter()
+            .find(|e| {
+                e["kind"] == "instance.unready" && e["data"]["instance"] == n["data"]["instance"]
+            })
+            .and_then(time)
+    });
+    if let (Some(s), Some(u)) = (started, unready) {
+        println!(
+            "health failing to out of rotation: {} ms after the failure began (probe period 1000 ms)",
+            u.millis() - s.millis() - 3000
         );
     }
     Ok(())

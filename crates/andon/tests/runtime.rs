@@ -120,6 +120,24 @@ async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
     assert_eq!(st["conditions"][0]["type"], "Available");
     assert_eq!(st["conditions"][0]["status"], "True");
 
+    // h2c (HTTP/2 with prior knowledge) is served too.
+    let h2 = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--http2-prior-knowledge",
+            "-w",
+            " %{http_version}",
+            &format!("{url}/version"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&h2.stdout),
+        "{\"version\":\"1.0.0\"} 2",
+        "{}",
+        String::from_utf8_lossy(&h2.stderr)
+    );
+
     let l = load(&url);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let victim = st["instances"][1]["pid"].as_u64().unwrap();

@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use andon_core::ObjectRef;
 use andon_supervisor::{Endpoint, EndpointSink};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -31,7 +30,46 @@ use tokio::task::JoinHandle;
 
 pub use table::{Backend, Dice, HeaderRoute, Policy, Table, ValueMatch};
 
-type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+/// A body the router sends either way without boxing: bytes it holds, or a stream it relays.
+pub enum ProxyBody {
+    Bytes(Option<Bytes>),
+    Stream(Incoming),
+}
+
+impl hyper::body::Body for ProxyBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ProxyBody::Bytes(b) => std::task::Poll::Ready(
+                b.take().filter(|b| !b.is_empty()).map(|b| Ok(hyper::body::Frame::data(b))),
+            ),
+            ProxyBody::Stream(s) => std::pin::Pin::new(s).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Bytes(b) => b.as_ref().is_none_or(Bytes::is_empty),
+            ProxyBody::Stream(s) => s.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ProxyBody::Bytes(b) => {
+                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            ProxyBody::Stream(s) => s.size_hint(),
+        }
+    }
+}
+
+type Body = ProxyBody;
 
 /// Bodies of idempotent requests up to this size are kept so the request can be retried.
 const RETRY_BODY_LIMIT: usize = 64 * 1024;
@@ -39,7 +77,9 @@ const RETRY_BODY_LIMIT: usize = 64 * 1024;
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Route {
-    key: ObjectRef,
+    /// `namespace/name`, the `service` label.
+    label: String,
+    metrics: Arc<metrics::ServiceMetrics>,
     table: RwLock<Arc<Table>>,
     endpoints: RwLock<Vec<Endpoint>>,
     policy: RwLock<Policy>,
@@ -60,12 +100,7 @@ impl Route {
                     .find(|b| b.instance == e.instance && b.addr == e.addr)
                     .cloned()
                     .unwrap_or_else(|| {
-                        Arc::new(Backend {
-                            instance: e.instance,
-                            revision: e.revision.clone(),
-                            addr: e.addr,
-                            inflight: Default::default(),
-                        })
+                        Arc::new(Backend::new(e.instance, e.revision.clone(), e.addr))
                     })
             })
             .collect();
@@ -80,10 +115,14 @@ impl Route {
 }
 
 struct Inner {
+    /// The router's own single-threaded runtime: proxying is short, IO-bound work that
+    /// runs best without cross-thread wake-ups (like one nginx worker).
+    rt: tokio::runtime::Handle,
     routes: RwLock<HashMap<ObjectRef, Arc<Route>>>,
     client: Client<HttpConnector, Body>,
     dice: Dice,
-    metrics: metrics::Metrics,
+    /// Metrics of services that were removed, kept so counters never go backwards.
+    retired: RwLock<Vec<(String, Arc<metrics::ServiceMetrics>)>>,
 }
 
 /// The router: cheap to clone.
@@ -112,10 +151,11 @@ impl Router {
             .map_or(7, |d| d.as_nanos() as u64);
         Router {
             inner: Arc::new(Inner {
+                rt: router_runtime(),
                 routes: RwLock::new(HashMap::new()),
                 client,
                 dice: Dice::new(seed),
-                metrics: metrics::Metrics::default(),
+                retired: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -144,11 +184,17 @@ impl Router {
         {
             return Ok(addr);
         }
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let this = self.clone();
         let r = route.clone();
-        let task = tokio::spawn(async move { this.accept(listener, r).await });
+        let task = self.inner.rt.spawn(async move {
+            match TcpListener::from_std(listener) {
+                Ok(l) => this.accept(l, r).await,
+                Err(e) => tracing::error!(error = %e, %addr, "router cannot listen"),
+            }
+        });
         if let Ok(mut l) = route.listener.write()
             && let Some((_, old)) = l.replace((addr, task))
         {
@@ -190,7 +236,22 @@ impl Router {
 
     /// Appends the router's metrics in the Prometheus text format.
     pub fn render_metrics(&self, out: &mut String) {
-        self.inner.metrics.render(out);
+        let mut all: Vec<(String, Arc<metrics::ServiceMetrics>)> = self
+            .inner
+            .routes
+            .read()
+            .map(|m| m.values().map(|r| (r.label.clone(), r.metrics.clone())).collect())
+            .unwrap_or_default();
+        if let Ok(r) = self.inner.retired.read() {
+            all.extend(
+                r.iter()
+                    .filter(|(l, _)| !all.iter().any(|(a, _)| a == l))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        metrics::render(&all, out);
     }
 
     async fn accept(self, listener: TcpListener, route: Arc<Route>) {
@@ -225,7 +286,8 @@ impl Router {
         peer: SocketAddr,
     ) -> Response<Body> {
         let started = Instant::now();
-        let service = format!("{}/{}", route.key.namespace, route.key.name);
+        let service = route.label.as_str();
+        let m = &route.metrics;
         let (mut parts, body) = req.into_parts();
         let idempotent = matches!(
             parts.method,
@@ -244,12 +306,18 @@ impl Router {
             || (parts.headers.get(hyper::header::CONTENT_LENGTH).is_none()
                 && parts.headers.get(hyper::header::TRANSFER_ENCODING).is_none());
         prepare_headers(&mut parts, peer);
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let path = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
 
         // Keep the body when the request may be retried; stream it otherwise.
         let mut kept: Option<Bytes> = None;
         let mut streamed: Option<Incoming> = None;
-        if idempotent && small {
+        if idempotent && small && hyper::body::Body::is_end_stream(&body) {
+            kept = Some(Bytes::new());
+        } else if idempotent && small {
             match body.collect().await {
                 Ok(c) => kept = Some(c.to_bytes()),
                 Err(e) => {
@@ -268,7 +336,7 @@ impl Router {
             let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
             let Some(backend) = table.pick(header, &self.inner.dice, failed) else {
                 let status = StatusCode::SERVICE_UNAVAILABLE;
-                self.inner.metrics.observe(&service, None, status.as_u16(), started.elapsed());
+                m.observe(None, status.as_u16(), started.elapsed());
                 return error(status, &format!("service {service} has no ready instance"));
             };
             let uri = match format!("http://{}{path}", backend.addr).parse::<hyper::Uri>() {
@@ -277,14 +345,18 @@ impl Router {
                     return error(StatusCode::BAD_REQUEST, &format!("invalid request path: {e}"));
                 }
             };
-            let body: Body = match (&kept, streamed.take()) {
-                (Some(b), _) => Full::new(b.clone()).map_err(|e| match e {}).boxed(),
-                (None, Some(s)) => {
-                    s.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed()
-                }
-                (None, None) => Full::new(Bytes::new()).map_err(|e| match e {}).boxed(),
+            let body = match (&kept, streamed.take()) {
+                (Some(b), _) => ProxyBody::Bytes(Some(b.clone())),
+                (None, Some(s)) => ProxyBody::Stream(s),
+                (None, None) => ProxyBody::Bytes(None),
             };
-            let mut up = Request::from_parts(parts.clone(), body);
+            // The request is only needed again for a retry, which needs a kept body.
+            let up_parts = if kept.is_some() && attempt == 0 {
+                parts.clone()
+            } else {
+                std::mem::replace(&mut parts, Request::new(()).into_parts().0)
+            };
+            let mut up = Request::from_parts(up_parts, body);
             *up.uri_mut() = uri;
             backend.inflight.fetch_add(1, Ordering::Relaxed);
             let result =
@@ -293,20 +365,10 @@ impl Router {
             match result {
                 Ok(Ok(resp)) => {
                     let status = resp.status().as_u16();
-                    self.inner.metrics.observe(
-                        &service,
-                        Some(backend.instance),
-                        status,
-                        started.elapsed(),
-                    );
+                    m.observe(Some(backend.instance), status, started.elapsed());
                     let (mut rparts, rbody) = resp.into_parts();
                     strip_hop_by_hop(&mut rparts.headers);
-                    return Response::from_parts(
-                        rparts,
-                        rbody
-                            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-                            .boxed(),
-                    );
+                    return Response::from_parts(rparts, ProxyBody::Stream(rbody));
                 }
                 Ok(Err(e)) => {
                     // Retry once elsewhere when the request never reached the instance's handler.
@@ -315,24 +377,14 @@ impl Router {
                         failed = Some(backend.instance);
                         continue;
                     }
-                    self.inner.metrics.observe(
-                        &service,
-                        Some(backend.instance),
-                        502,
-                        started.elapsed(),
-                    );
+                    m.observe(Some(backend.instance), 502, started.elapsed());
                     return error(
                         StatusCode::BAD_GATEWAY,
                         &format!("instance {} of {service} failed: {e}", backend.instance),
                     );
                 }
                 Err(_) => {
-                    self.inner.metrics.observe(
-                        &service,
-                        Some(backend.instance),
-                        504,
-                        started.elapsed(),
-                    );
+                    m.observe(Some(backend.instance), 504, started.elapsed());
                     return error(
                         StatusCode::GATEWAY_TIMEOUT,
                         &format!(
@@ -351,12 +403,34 @@ impl Router {
 impl Route {
     fn empty(key: &ObjectRef) -> Route {
         Route {
-            key: key.clone(),
+            label: format!("{}/{}", key.namespace, key.name),
+            metrics: Arc::default(),
             table: RwLock::new(Arc::new(Table::default())),
             endpoints: RwLock::new(Vec::new()),
             policy: RwLock::new(Policy::default()),
             listener: RwLock::new(None),
         }
+    }
+}
+
+/// Starts the router's runtime on its own thread; falls back to the caller's runtime.
+fn router_runtime() -> tokio::runtime::Handle {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("andon-router".into()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => {
+                let _ = tx.send(Some(rt.handle().clone()));
+                rt.block_on(std::future::pending::<()>());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the router's runtime");
+                let _ = tx.send(None);
+            }
+        }
+    });
+    match spawned.ok().and_then(|_| rx.recv().ok().flatten()) {
+        Some(h) => h,
+        None => tokio::runtime::Handle::current(),
     }
 }
 
@@ -444,7 +518,7 @@ fn prepare_headers(parts: &mut hyper::http::request::Parts, peer: SocketAddr) {
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body = format!("{{\"error\":{}}}", json_string(message));
-    let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    let mut r = Response::new(ProxyBody::Bytes(Some(Bytes::from(body))));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -465,4 +539,32 @@ fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_are_set_and_hop_by_hop_dropped() {
+        let req = Request::get("/x?y=1")
+            .header("host", "svc.local:8080")
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("connection", "keep-alive, x-private")
+            .header("x-private", "drop me")
+            .header("keep-alive", "timeout=5")
+            .header("accept", "application/json")
+            .body(())
+            .unwrap();
+        let (mut parts, ()) = req.into_parts();
+        prepare_headers(&mut parts, SocketAddr::from(([127, 0, 0, 9], 5555)));
+        let h = &parts.headers;
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.9");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "svc.local:8080");
+        assert_eq!(h["accept"], "application/json");
+        for gone in ["connection", "keep-alive", "x-private"] {
+            assert!(h.get(gone).is_none(), "{gone} was forwarded");
+        }
+    }
 }

@@ -45,7 +45,17 @@ pub struct Backend {
     pub instance: u32,
     pub revision: String,
     pub addr: SocketAddr,
+    /// `addr` as a URI authority, built once.
+    pub authority: hyper::http::uri::Authority,
     pub inflight: AtomicUsize,
+}
+
+impl Backend {
+    pub fn new(instance: u32, revision: String, addr: SocketAddr) -> Backend {
+        let authority = hyper::http::uri::Authority::try_from(addr.to_string().as_str())
+            .unwrap_or_else(|_| hyper::http::uri::Authority::from_static("127.0.0.1"));
+        Backend { instance, revision, addr, authority, inflight: AtomicUsize::new(0) }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -153,12 +163,13 @@ mod tests {
     use super::*;
 
     fn backend(instance: u32, rev: &str, inflight: usize) -> Arc<Backend> {
-        Arc::new(Backend {
+        let b = Backend::new(
             instance,
-            revision: rev.into(),
-            addr: SocketAddr::from(([127, 0, 0, 1], 1000 + instance as u16)),
-            inflight: AtomicUsize::new(inflight),
-        })
+            rev.into(),
+            SocketAddr::from(([127, 0, 0, 1], 1000 + instance as u16)),
+        );
+        b.inflight.store(inflight, Ordering::Relaxed);
+        Arc::new(b)
     }
 
     #[test]

@@ -154,10 +154,77 @@ impl Checker {
                     ))
                 }
             }
-            ProbeHandler::Grpc(_) => {
-                Err("gRPC probes are not supported by the local runtime yet".into())
+            ProbeHandler::Grpc(g) => {
+                let port = self.port_of(&andon_spec::service::PortRef::Number(g.port));
+                grpc_check(port, g.service.as_deref().unwrap_or("")).await
             }
         }
+    }
+}
+
+/// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) over h2c, as the
+/// kubelet's gRPC probe: success only when the answer is SERVING.
+async fn grpc_check(port: u16, service: &str) -> Result<(), String> {
+    use http_body_util::Full;
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build(HttpConnector::new());
+    // HealthCheckRequest { string service = 1 }, in a gRPC frame (no compression, length).
+    let mut msg = Vec::new();
+    if !service.is_empty() {
+        msg.push(0x0a);
+        let mut n = service.len();
+        while n >= 0x80 {
+            msg.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        msg.push(n as u8);
+        msg.extend_from_slice(service.as_bytes());
+    }
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(msg.len()).unwrap_or(0).to_be_bytes());
+    frame.extend_from_slice(&msg);
+    let uri = format!("http://127.0.0.1:{port}/grpc.health.v1.Health/Check");
+    let req = hyper::Request::post(&uri)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("user-agent", "andon-probe/1")
+        .body(Full::new(Bytes::from(frame)))
+        .map_err(|e| format!("invalid gRPC probe request: {e}"))?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("gRPC health check on port {port}: {}", chain(&e)))?;
+    let headers_status =
+        resp.headers().get("grpc-status").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let collected = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("gRPC health check on port {port}: {e}"))?;
+    let grpc_status = collected
+        .trailers()
+        .and_then(|t| t.get("grpc-status"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(headers_status);
+    if grpc_status.as_deref() != Some("0") {
+        return Err(format!(
+            "gRPC health check on port {port} failed: grpc-status {}",
+            grpc_status.unwrap_or_else(|| "missing".into())
+        ));
+    }
+    let body = collected.to_bytes();
+    // HealthCheckResponse { ServingStatus status = 1 }: SERVING is 1.
+    let status =
+        body.get(5..).and_then(|m| m.windows(2).find(|w| w[0] == 0x08).map(|w| w[1])).unwrap_or(0);
+    match status {
+        1 => Ok(()),
+        0 => Err(format!("service unhealthy (responded with \"UNKNOWN\") on port {port}")),
+        2 => Err(format!("service unhealthy (responded with \"NOT_SERVING\") on port {port}")),
+        3 => Err(format!("service unhealthy (responded with \"SERVICE_UNKNOWN\") on port {port}")),
+        n => Err(format!("service unhealthy (responded with status {n}) on port {port}")),
     }
 }
 
@@ -208,6 +275,79 @@ mod tests {
         assert_eq!(t.record(false), Some(false));
         assert_eq!(t.record(true), None);
         assert_eq!(t.record(true), Some(true));
+    }
+
+    /// A response body of fixed frames (data, then trailers).
+    struct Frames(std::collections::VecDeque<hyper::body::Frame<Bytes>>);
+
+    impl hyper::body::Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+            std::task::Poll::Ready(self.get_mut().0.pop_front().map(Ok))
+        }
+    }
+
+    /// A minimal gRPC health server over h2c answering `status` (1 = SERVING).
+    async fn grpc_health_server(status: u8) -> u16 {
+        use hyper::body::Frame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| async move {
+                            assert_eq!(req.uri().path(), "/grpc.health.v1.Health/Check");
+                            let _ = req.into_body().collect().await;
+                            let mut trailers = hyper::HeaderMap::new();
+                            trailers.insert(
+                                "grpc-status",
+                                hyper::header::HeaderValue::from_static("0"),
+                            );
+                            let frames = Frames(
+                                vec![
+                                    Frame::data(Bytes::from(vec![0, 0, 0, 0, 2, 0x08, status])),
+                                    Frame::trailers(trailers),
+                                ]
+                                .into(),
+                            );
+                            let resp = hyper::Response::builder()
+                                .header("content-type", "application/grpc")
+                                .body(frames)
+                                .unwrap();
+                            Ok::<_, std::convert::Infallible>(resp)
+                        },
+                    );
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn grpc_probes_speak_the_health_protocol() {
+        let serving = grpc_health_server(1).await;
+        assert_eq!(grpc_check(serving, "").await, Ok(()));
+        assert_eq!(grpc_check(serving, "demo.Service").await, Ok(()));
+        let not_serving = grpc_health_server(2).await;
+        assert_eq!(
+            grpc_check(not_serving, "").await,
+            Err(format!(
+                "service unhealthy (responded with \"NOT_SERVING\") on port {not_serving}"
+            ))
+        );
+        assert!(grpc_check(1, "").await.unwrap_err().starts_with("gRPC health check on port 1: "));
     }
 
     #[tokio::test]
