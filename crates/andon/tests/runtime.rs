@@ -354,3 +354,42 @@ async fn a_services_own_children_die_with_andon_too() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_taken_port_is_reported_not_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let body = demo("web", 1, "").replace("port: 0", &format!("port: {port}"));
+    request(&c, Method::POST, "/api/v1/apply", Some(body.into_bytes())).await;
+    let st = wait_for(&c, "web", "the Routed condition", |s| {
+        s["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Routed"))
+    })
+    .await;
+    let cond = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Routed")
+        .unwrap()
+        .clone();
+    assert_eq!(cond["status"], "False");
+    assert_eq!(cond["reason"], "ListenFailed");
+    assert!(
+        cond["message"].as_str().unwrap().starts_with(&format!("cannot serve 127.0.0.1:{port}: ")),
+        "{cond}"
+    );
+    assert!(st["url"].is_null());
+    // The instances run all the same; freeing the port and re-applying serves it.
+    wait_for(&c, "web", "a ready instance", |s| s["readyReplicas"] == 1).await;
+    drop(taken);
+    let body = demo("web", 1, "")
+        .replace("port: 0", &format!("port: {port}"))
+        .replace("replicas: 1", "replicas: 2");
+    request(&c, Method::POST, "/api/v1/apply", Some(body.into_bytes())).await;
+    let st = wait_for(&c, "web", "an address", |s| !s["url"].is_null()).await;
+    assert_eq!(st["url"], format!("http://127.0.0.1:{port}"));
+    assert!(!st["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Routed"));
+}

@@ -470,14 +470,36 @@ pub async fn up_session(c: &Client, paths: &[PathBuf], namespace: &str) -> Resul
     let services = loop {
         let list = c.get_json("/api/v1/services").await?;
         let items = list["items"].as_array().cloned().unwrap_or_default();
+        // A service whose address cannot be served will not get better by waiting.
+        let unroutable = |s: &Value| {
+            s["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Routed" && c["status"] == "False"))
+        };
         let pending: Vec<&Value> = items
             .iter()
             .filter(|s| {
                 let want = s["spec"]["replicas"].as_u64().unwrap_or(0);
-                s["status"]["readyReplicas"].as_u64().unwrap_or(0) < want
-                    || s["status"]["url"].is_null()
+                !unroutable(s)
+                    && (s["status"]["readyReplicas"].as_u64().unwrap_or(0) < want
+                        || s["status"]["url"].is_null())
             })
             .collect();
+        if pending.is_empty() {
+            for s in items.iter().filter(|s| unroutable(s)) {
+                let msg = s["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["type"] == "Routed")
+                    .and_then(|c| c["message"].as_str())
+                    .unwrap_or_default();
+                output::error(&format!(
+                    "service {} has no address: {msg}",
+                    s["metadata"]["name"].as_str().unwrap_or_default()
+                ));
+            }
+        }
         if pending.is_empty() {
             break items;
         }

@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 pub(crate) struct Runtime {
     pub(crate) router: Router,
     pub(crate) supervisor: Arc<Supervisor>,
+    /// Why a service has no address, when its port could not be served.
+    route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
 }
 
 impl Runtime {
@@ -43,7 +45,7 @@ impl Runtime {
             reaper,
         };
         let supervisor = Arc::new(Supervisor::new(config, Arc::new(router.clone()), tx));
-        let rt = Runtime { router, supervisor };
+        let rt = Runtime { router, supervisor, route_errors: Arc::default() };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
         let from = store.last_seq();
         rt.sync_all(&store).await;
@@ -89,7 +91,14 @@ impl Runtime {
             }
         };
         let port = spec.ports.first().map_or(0, |p| p.port);
-        if let Err(e) = self.router.listen(&key, port).await {
+        let listened = self.router.listen(&key, port).await;
+        if let Ok(mut errors) = self.route_errors.lock() {
+            match &listened {
+                Ok(_) => errors.remove(&key),
+                Err(e) => errors.insert(key.clone(), format!("cannot serve 127.0.0.1:{port}: {e}")),
+            };
+        }
+        if let Err(e) = listened {
             let message = format!("cannot serve 127.0.0.1:{port}: {e}");
             tracing::error!(service = %key, %message, "router");
             let _ = store
@@ -105,6 +114,9 @@ impl Runtime {
     }
 
     async fn stop(&self, key: &ObjectRef) {
+        if let Ok(mut errors) = self.route_errors.lock() {
+            errors.remove(key);
+        }
         self.supervisor.remove(key).await;
         self.router.remove(key);
     }
@@ -115,6 +127,10 @@ impl Runtime {
         let mut v = serde_json::to_value(&s).ok()?;
         if let Some(addr) = self.router.addr(key) {
             v["url"] = json!(format!("http://{addr}"));
+        }
+        let route_error = self.route_errors.lock().ok().and_then(|e| e.get(key).cloned());
+        if let (Some(message), Some(conds)) = (route_error, v["conditions"].as_array_mut()) {
+            conds.push(json!({"type": "Routed", "status": "False", "reason": "ListenFailed", "message": message}));
         }
         v["observedGeneration"] = json!(generation);
         Some(v)
