@@ -6,6 +6,7 @@
 pub mod error;
 pub mod event;
 pub mod object;
+pub mod prom;
 pub mod time;
 
 pub use error::ErrorKind;

@@ -40,40 +40,42 @@ impl ServiceMetrics {
 
 /// Renders every service's metrics; `services` is (label, metrics) sorted by label.
 pub(crate) fn render(services: &[(String, std::sync::Arc<ServiceMetrics>)], out: &mut String) {
-    let _ = writeln!(
+    use andon_core::prom::{escape, write_header, write_histogram};
+    write_header(
         out,
-        "# HELP {REQUESTS} Requests proxied by andon's router, by service, instance and status code."
+        REQUESTS,
+        "counter",
+        "Requests proxied by andon's router, by service, instance and status code.",
     );
-    let _ = writeln!(out, "# TYPE {REQUESTS} counter");
     for (s, m) in services {
         if let Ok(map) = m.requests.lock() {
             for ((i, c), n) in map.iter() {
                 let i = i.map_or_else(|| "none".to_owned(), |i| i.to_string());
                 let _ = writeln!(
                     out,
-                    "{REQUESTS}{{service=\"{s}\",instance=\"{i}\",code=\"{c}\"}} {n}"
+                    "{REQUESTS}{{service=\"{}\",instance=\"{i}\",code=\"{c}\"}} {n}",
+                    escape(s)
                 );
             }
         }
     }
-    let _ = writeln!(
+    write_header(
         out,
-        "# HELP {DURATION} Time from request to response headers through andon's router."
+        DURATION,
+        "histogram",
+        "Time from request to response headers through andon's router.",
     );
-    let _ = writeln!(out, "# TYPE {DURATION} histogram");
     for (s, m) in services {
-        let mut cumulative = 0;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            cumulative += m.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{DURATION}_bucket{{service=\"{s}\",le=\"{b}\"}} {cumulative}");
-        }
-        let count = m.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{DURATION}_bucket{{service=\"{s}\",le=\"+Inf\"}} {count}");
-        let _ = writeln!(
+        let counts: Vec<u64> = m.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let sum = m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        write_histogram(
             out,
-            "{DURATION}_sum{{service=\"{s}\"}} {}",
-            m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+            DURATION,
+            &format!("service=\"{}\"", escape(s)),
+            &BUCKETS,
+            &counts,
+            sum,
+            m.count.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "{DURATION}_count{{service=\"{s}\"}} {count}");
     }
 }

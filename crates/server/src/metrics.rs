@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use andon_core::prom::{escape, write_header, write_histogram};
 use andon_store::Store;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -56,10 +57,8 @@ impl Metrics {
             let h = d.entry(route.to_owned()).or_default();
             h.count += 1;
             h.sum += seconds;
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if seconds <= *b {
-                    h.counts[i] += 1;
-                }
+            if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+                h.counts[i] += 1;
             }
         }
     }
@@ -67,21 +66,22 @@ impl Metrics {
     pub(crate) fn render(&self, store: &Store, router: &andon_router::Router) -> String {
         let mut out = String::new();
         router.render_metrics(&mut out);
-        let _ = writeln!(out, "# HELP {BUILD_INFO} Build information of the running andon.");
-        let _ = writeln!(out, "# TYPE {BUILD_INFO} gauge");
+        write_header(&mut out, BUILD_INFO, "gauge", "Build information of the running andon.");
         let _ = writeln!(out, "{BUILD_INFO}{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-        let _ = writeln!(
-            out,
-            "# HELP {START_TIME} Start time of the process since the Unix epoch in seconds."
+        write_header(
+            &mut out,
+            START_TIME,
+            "gauge",
+            "Start time of the process since the Unix epoch in seconds.",
         );
-        let _ = writeln!(out, "# TYPE {START_TIME} gauge");
         let _ = writeln!(out, "{START_TIME} {}", self.started);
 
-        let _ = writeln!(
-            out,
-            "# HELP {HTTP_REQUESTS} HTTP requests answered, by method, route and status code."
+        write_header(
+            &mut out,
+            HTTP_REQUESTS,
+            "counter",
+            "HTTP requests answered, by method, route and status code.",
         );
-        let _ = writeln!(out, "# TYPE {HTTP_REQUESTS} counter");
         if let Ok(m) = self.requests.lock() {
             for ((method, route, code), n) in m.iter() {
                 let _ = writeln!(
@@ -91,68 +91,58 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP {HTTP_DURATION} Time to answer HTTP requests, by route.");
-        let _ = writeln!(out, "# TYPE {HTTP_DURATION} histogram");
+        write_header(
+            &mut out,
+            HTTP_DURATION,
+            "histogram",
+            "Time to answer HTTP requests, by route.",
+        );
         if let Ok(d) = self.durations.lock() {
             for (route, h) in d.iter() {
-                let route = escape(route);
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "{HTTP_DURATION}_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
-                        h.counts[i]
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "{HTTP_DURATION}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
+                let labels = format!("route=\"{}\"", escape(route));
+                write_histogram(
+                    &mut out,
+                    HTTP_DURATION,
+                    &labels,
+                    &BUCKETS,
+                    &h.counts,
+                    h.sum,
+                    h.count,
                 );
-                let _ = writeln!(out, "{HTTP_DURATION}_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "{HTTP_DURATION}_count{{route=\"{route}\"}} {}", h.count);
             }
         }
 
         let s = store.stats();
-        let _ = writeln!(out, "# HELP {JOURNAL_APPENDS} Events committed to the journal.");
-        let _ = writeln!(out, "# TYPE {JOURNAL_APPENDS} counter");
+        write_header(&mut out, JOURNAL_APPENDS, "counter", "Events committed to the journal.");
         let _ = writeln!(out, "{JOURNAL_APPENDS} {}", s.events_appended.load(Ordering::Relaxed));
-        let _ = writeln!(
-            out,
-            "# HELP {JOURNAL_COMMITS} Store transactions committed (each may carry many writes)."
+        write_header(
+            &mut out,
+            JOURNAL_COMMITS,
+            "counter",
+            "Store transactions committed (each may carry many writes).",
         );
-        let _ = writeln!(out, "# TYPE {JOURNAL_COMMITS} counter");
         let commits = s.commits.load(Ordering::Relaxed);
         let _ = writeln!(out, "{JOURNAL_COMMITS} {commits}");
-        let _ =
-            writeln!(out, "# HELP {JOURNAL_COMMIT_DURATION} Time to commit one store transaction.");
-        let _ = writeln!(out, "# TYPE {JOURNAL_COMMIT_DURATION} histogram");
-        let mut cumulative = 0;
-        for (i, b) in andon_store::COMMIT_BUCKETS_MICROS.iter().enumerate() {
-            cumulative += s.commit_buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "{JOURNAL_COMMIT_DURATION}_bucket{{le=\"{}\"}} {cumulative}",
-                *b as f64 / 1e6
-            );
-        }
-        let _ = writeln!(out, "{JOURNAL_COMMIT_DURATION}_bucket{{le=\"+Inf\"}} {commits}");
-        let _ = writeln!(
-            out,
-            "{JOURNAL_COMMIT_DURATION}_sum {}",
-            s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6
+        write_header(
+            &mut out,
+            JOURNAL_COMMIT_DURATION,
+            "histogram",
+            "Time to commit one store transaction.",
         );
-        let _ = writeln!(out, "{JOURNAL_COMMIT_DURATION}_count {commits}");
-        let _ =
-            writeln!(out, "# HELP {JOURNAL_LAST_SEQ} Sequence number of the newest journal event.");
-        let _ = writeln!(out, "# TYPE {JOURNAL_LAST_SEQ} gauge");
+        let bounds: Vec<f64> =
+            andon_store::COMMIT_BUCKETS_MICROS.iter().map(|b| *b as f64 / 1e6).collect();
+        let counts: Vec<u64> = s.commit_buckets.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let sum = s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        write_histogram(&mut out, JOURNAL_COMMIT_DURATION, "", &bounds, &counts, sum, commits);
+        write_header(
+            &mut out,
+            JOURNAL_LAST_SEQ,
+            "gauge",
+            "Sequence number of the newest journal event.",
+        );
         let _ = writeln!(out, "{JOURNAL_LAST_SEQ} {}", store.last_seq());
         out
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Middleware: counts and times every request by its route template.
