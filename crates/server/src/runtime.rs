@@ -137,8 +137,9 @@ impl Runtime {
     }
 
     pub(crate) async fn shutdown(&self) {
+        let keys = self.supervisor.services();
         self.supervisor.shutdown().await;
-        for key in self.supervisor.services() {
+        for key in keys {
             self.router.remove(&key);
         }
     }

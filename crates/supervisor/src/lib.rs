@@ -184,18 +184,29 @@ impl Supervisor {
         self.services.lock().map(|s| s.keys().cloned().collect()).unwrap_or_default()
     }
 
-    /// Stops every service gracefully (each within its grace period, all at once).
+    /// Stops every service gracefully: all are told at once, then awaited together for at
+    /// most the longest grace period.
     pub async fn shutdown(&self) {
-        let keys = self.services();
-        let stops = keys.iter().map(|k| self.remove(k));
-        futures_join_all(stops).await;
-    }
-}
-
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
-    let handles: Vec<_> = futs.collect();
-    for f in handles {
-        f.await;
+        let mut stopping: Vec<(ObjectRef, JoinHandle<()>, Duration)> = match self.services.lock() {
+            Ok(mut services) => services
+                .drain()
+                .map(|(k, s)| {
+                    s.desired.send_replace(None);
+                    (k, s.task, s.grace)
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        let budget = stopping.iter().map(|(_, _, g)| *g).max().unwrap_or_default();
+        let all = async {
+            for (_, task, _) in &mut stopping {
+                let _ = task.await;
+            }
+        };
+        let _ = tokio::time::timeout(budget, all).await;
+        for (key, _, _) in &stopping {
+            self.shared.sink.set_endpoints(key, Vec::new());
+        }
     }
 }
 
