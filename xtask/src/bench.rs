@@ -48,16 +48,20 @@ fn event(w: usize, i: usize) -> NewEvent {
     }
 }
 
-/// Events per second for `WRITERS` tasks each appending `per_writer` events one at a time.
-async fn store_appends(url: &str, per_writer: usize) -> anyhow::Result<f64> {
-    let store = Store::open(url, Arc::new(SystemClock)).await?;
+/// Runs `WRITERS` tasks, each calling `append(writer, i)` for i in 0..per_writer one after
+/// another; returns appends per second over all of them.
+async fn writers_rate<F, Fut>(per_writer: usize, append: F) -> anyhow::Result<f64>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
-        let s = store.clone();
+        let append = append.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per_writer {
-                s.append(vec![event(w, i)]).await?;
+                append(w, i).await?;
             }
             anyhow::Ok(())
         }));
@@ -65,7 +69,21 @@ async fn store_appends(url: &str, per_writer: usize) -> anyhow::Result<f64> {
     for t in tasks {
         t.await??;
     }
-    let rate = (WRITERS * per_writer) as f64 / started.elapsed().as_secs_f64();
+    Ok((WRITERS * per_writer) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Events per second for `WRITERS` tasks each appending `per_writer` events one at a time.
+async fn store_appends(url: &str, per_writer: usize) -> anyhow::Result<f64> {
+    let store = Store::open(url, Arc::new(SystemClock)).await?;
+    let store_for_tasks = store.clone();
+    let rate = writers_rate(per_writer, move |w, i| {
+        let s = store_for_tasks.clone();
+        async move {
+            s.append(vec![event(w, i)]).await?;
+            Ok(())
+        }
+    })
+    .await?;
     store.close().await;
     Ok(rate)
 }
@@ -86,29 +104,25 @@ async fn naive_sqlite_appends(path: &Path, per_writer: usize) -> anyhow::Result<
         .connect(&format!("sqlite://{}?mode=rwc", path.display()))
         .await?;
     pool.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time BIGINT, kind TEXT, subject TEXT, actor TEXT, data TEXT)").await?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..WRITERS {
-        let pool = pool.clone();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..per_writer {
-                let e = event(w, i);
-                sqlx::query("INSERT INTO events (time, kind, subject, actor, data) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(0i64)
-                    .bind(e.kind)
-                    .bind(e.subject)
-                    .bind(e.actor)
-                    .bind(e.data.to_string())
-                    .execute(&pool)
-                    .await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let rate = (WRITERS * per_writer) as f64 / started.elapsed().as_secs_f64();
+    let insert_pool = pool.clone();
+    let rate = writers_rate(per_writer, move |w, i| {
+        let pool = insert_pool.clone();
+        async move {
+            let e = event(w, i);
+            sqlx::query(
+                "INSERT INTO events (time, kind, subject, actor, data) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(0i64)
+            .bind(e.kind)
+            .bind(e.subject)
+            .bind(e.actor)
+            .bind(e.data.to_string())
+            .execute(&pool)
+            .await?;
+            Ok(())
+        }
+    })
+    .await?;
     pool.close().await;
     Ok(rate)
 }
