@@ -203,6 +203,24 @@ fn hyper_method_get() -> andon_cli::client::Method {
     andon_cli::client::Method::GET
 }
 
+/// A new andon server on a free port with its data dir in `dir`, ready, and a client to it.
+async fn fresh_andon(bin: &Path, dir: &Path) -> anyhow::Result<(Proc, andon_cli::client::Client)> {
+    let port = free_port()?;
+    let p = start_andon(bin, &dir.join("data"), port)?;
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await?;
+    let c = andon_cli::client::Client::new(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((p, c))
+}
+
+async fn apply(c: &andon_cli::client::Client, yaml: &str) -> anyhow::Result<()> {
+    let body = Some(("application/yaml", yaml.as_bytes().to_vec()));
+    c.json(andon_cli::client::Method::POST, "/api/v1/apply", body)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
 fn start_andon(bin: &Path, data: &Path, port: u16) -> anyhow::Result<Proc> {
     let child = Command::new(bin)
         .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
@@ -284,21 +302,10 @@ fn wrk_run(args: &[&str], url: &str) -> anyhow::Result<(f64, f64, f64)> {
 async fn http(bin: &Path) -> anyhow::Result<()> {
     println!("== http: GET /api/v1/services/api under wrk paced at ~1,000 rps for 10 s");
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let _andon = start_andon(bin, &dir.path().join("data"), port)?;
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&url).await?;
-    let c = andon_cli::client::Client::new(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
-    c.json(
-        andon_cli::client::Method::POST,
-        "/api/v1/apply",
-        Some(("application/yaml", SERVICE.as_bytes().to_vec())),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let body =
-        c.get_json("/api/v1/services/api").await.map_err(|e| anyhow::anyhow!("{e}"))?.to_string();
-    let (rps, p50, p99) = wrk_paced(&format!("{url}/api/v1/services/api"), dir.path())?;
+    let (_andon, c) = fresh_andon(bin, dir.path()).await?;
+    apply(&c, SERVICE).await?;
+    let body = get(&c, "/api/v1/services/api").await?.to_string();
+    let (rps, p50, p99) = wrk_paced(&format!("{}/api/v1/services/api", c.base()), dir.path())?;
     println!("andon:  {rps:>7.0} req/s   p50 {p50:>6.3} ms   p99 {p99:>6.3} ms");
     let nport = free_port()?;
     match start_nginx(&dir.path().join("nginx"), nport, "/api/v1/services/api", &body)? {
@@ -424,22 +431,12 @@ fn event_time(
 
 async fn router(bin: &Path) -> anyhow::Result<()> {
     println!(
-        "== router: GET /sum through andon's router vs nginx (proxy_pass, keepalive) to the same instance; wrk -t2 -c32 -d10s"
+        "== router: GET /sum through andon's router vs nginx (proxy_pass, keepalive) to the same instance; wrk -t2 -c32 -d5s x3 rounds, then paced"
     );
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let _andon = start_andon(bin, &dir.path().join("data"), port)?;
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&url).await?;
-    let c = andon_cli::client::Client::new(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_andon, c) = fresh_andon(bin, dir.path()).await?;
     let svc = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: demo}\nspec:\n  replicas: 1\n  command: [andon-demo]\n  ports: [{name: http, port: 0}]\n  readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 1, failureThreshold: 1}\n";
-    c.json(
-        andon_cli::client::Method::POST,
-        "/api/v1/apply",
-        Some(("application/yaml", svc.as_bytes().to_vec())),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    apply(&c, svc).await?;
     let st = wait_status(&c, "demo", |s| s["readyReplicas"] == 1).await?;
     let router_url = st["url"].as_str().context("no router address")?.to_owned();
     let instance = format!("127.0.0.1:{}", st["instances"][0]["port"]);
@@ -543,13 +540,7 @@ async fn router(bin: &Path) -> anyhow::Result<()> {
     let failing =
         svc.replace("  ports:", "  env: [{name: FAIL_HEALTH_AFTER_S, value: \"3\"}]\n  ports:");
     let before = get(&c, "/api/v1/events?limit=10000").await?["last"].as_u64().unwrap_or(0);
-    c.json(
-        andon_cli::client::Method::POST,
-        "/api/v1/apply",
-        Some(("application/yaml", failing.into_bytes())),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    apply(&c, &failing).await?;
     wait_status(&c, "demo", |s| {
         s["readyReplicas"] == 0
             && s["updatedReplicas"] == 1

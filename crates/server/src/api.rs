@@ -2,20 +2,19 @@
 
 use andon_api::{ApplyItem, ApplyResponse, ListMeta, Problem, ResourceList};
 use andon_core::ErrorKind;
-use andon_core::object::DEFAULT_NAMESPACE;
 use andon_spec::kinds::{self, KindInfo};
 use andon_spec::{API_VERSION, Manifest};
 use andon_store::{Desired, StoredObject};
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::error::{ApiError, Q};
+use crate::error::{ApiError, Q, Target};
 use crate::{AppState, events};
 
 /// The largest request body accepted.
@@ -32,12 +31,14 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/apply", post(apply))
         .route("/api/v1/events", get(events::list_or_follow))
-        .route("/api/v1/{plural}", get(list_default))
-        .route("/api/v1/{plural}/{name}", get(get_default).put(put_default).delete(delete_default))
-        .route("/api/v1/{plural}/{name}/logs", get(crate::logs::logs_default))
-        .route("/api/v1/namespaces/{ns}/{plural}/{name}/logs", get(crate::logs::logs_ns))
-        .route("/api/v1/namespaces/{ns}/{plural}", get(list_ns))
-        .route("/api/v1/namespaces/{ns}/{plural}/{name}", get(get_ns).put(put_ns).delete(delete_ns))
+        // Each path comes in two shapes, short (namespace `default`, or every namespace for
+        // a list) and namespaced; `Target` reads either.
+        .route("/api/v1/{plural}", get(list))
+        .route("/api/v1/namespaces/{ns}/{plural}", get(list))
+        .route("/api/v1/{plural}/{name}", get(get_one).put(put).delete(delete))
+        .route("/api/v1/namespaces/{ns}/{plural}/{name}", get(get_one).put(put).delete(delete))
+        .route("/api/v1/{plural}/{name}/logs", get(crate::logs::logs))
+        .route("/api/v1/namespaces/{ns}/{plural}/{name}/logs", get(crate::logs::logs))
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
@@ -185,31 +186,14 @@ struct ListQuery {
     continue_: Option<String>,
 }
 
-async fn list_default(
-    s: State<AppState>,
-    Path(plural): Path<String>,
-    q: Q<ListQuery>,
-) -> Result<Json<ResourceList>, ApiError> {
-    list(s, None, plural, q).await
-}
-
-async fn list_ns(
-    s: State<AppState>,
-    Path((ns, plural)): Path<(String, String)>,
-    q: Q<ListQuery>,
-) -> Result<Json<ResourceList>, ApiError> {
-    list(s, Some(ns), plural, q).await
-}
-
 /// Lists one kind. The short path lists every namespace, like `kubectl get -A`;
 /// the namespaced path lists one.
 async fn list(
     State(s): State<AppState>,
-    ns: Option<String>,
-    plural: String,
+    t: Target,
     Q(q): Q<ListQuery>,
 ) -> Result<Json<ResourceList>, ApiError> {
-    let kind = kind_of(&plural)?;
+    let (kind, ns) = (kind_of(&t.plural)?, t.ns);
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let cursor = match &q.continue_ {
         Some(c) => Some(c.split_once('/').ok_or_else(|| {
@@ -231,28 +215,12 @@ async fn list(
     }))
 }
 
-async fn get_default(
-    s: State<AppState>,
-    Path((plural, name)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    get_one(s, DEFAULT_NAMESPACE.to_owned(), plural, name).await
-}
-
-async fn get_ns(
-    s: State<AppState>,
-    Path((ns, plural, name)): Path<(String, String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    get_one(s, ns, plural, name).await
-}
-
 async fn get_one(
     State(s): State<AppState>,
-    ns: String,
-    plural: String,
-    name: String,
+    t: Target,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let kind = kind_of(&plural)?;
-    let r = andon_core::ObjectRef::new(kind.kind, ns, name);
+    let kind = kind_of(&t.plural)?;
+    let r = t.object(kind);
     match s.store.get(&r).await? {
         Some(o) => Ok(Json(live_document(&s, &o))),
         None => Err(ApiError::new(
@@ -262,35 +230,16 @@ async fn get_one(
     }
 }
 
-async fn put_default(
-    s: State<AppState>,
-    Path((plural, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    put(s, DEFAULT_NAMESPACE.to_owned(), plural, name, headers, body).await
-}
-
-async fn put_ns(
-    s: State<AppState>,
-    Path((ns, plural, name)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    put(s, ns, plural, name, headers, body).await
-}
-
 /// Replaces an existing resource; with `metadata.resourceVersion` it succeeds only if
 /// nobody changed the resource since that version (409 otherwise).
 async fn put(
     State(s): State<AppState>,
-    ns: String,
-    plural: String,
-    name: String,
+    t: Target,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let kind = kind_of(&plural)?;
+    let kind = kind_of(&t.plural)?;
+    let andon_core::ObjectRef { namespace: ns, name, .. } = t.object(kind);
     let bytes = read_body(body).await?;
     let manifests = andon_spec::parse_manifests("request", &bytes, Some(&ns))
         .map_err(Problem::from_diagnostics)?;
@@ -330,34 +279,14 @@ struct DeleteQuery {
     resource_version: Option<u64>,
 }
 
-async fn delete_default(
-    s: State<AppState>,
-    Path((plural, name)): Path<(String, String)>,
-    q: Q<DeleteQuery>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    delete(s, DEFAULT_NAMESPACE.to_owned(), plural, name, q, headers).await
-}
-
-async fn delete_ns(
-    s: State<AppState>,
-    Path((ns, plural, name)): Path<(String, String, String)>,
-    q: Q<DeleteQuery>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    delete(s, ns, plural, name, q, headers).await
-}
-
 async fn delete(
     State(s): State<AppState>,
-    ns: String,
-    plural: String,
-    name: String,
+    t: Target,
     Q(q): Q<DeleteQuery>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let kind = kind_of(&plural)?;
-    let r = andon_core::ObjectRef::new(kind.kind, ns, name);
+    let kind = kind_of(&t.plural)?;
+    let r = t.object(kind);
     let gone =
         s.store.delete(&r, q.resource_version, &actor(&headers)).await.map_err(|e| match e {
             andon_store::StoreError::NotFound(_) => ApiError::new(

@@ -101,3 +101,45 @@ where
         )
     }
 }
+
+/// The resources a request names, from either path shape: `/api/v1/{plural}[/{name}]`
+/// (no namespace: `default` for one resource, every namespace for a list) or
+/// `/api/v1/namespaces/{ns}/{plural}[/{name}]`.
+pub(crate) struct Target {
+    pub(crate) ns: Option<String>,
+    pub(crate) plural: String,
+    pub(crate) name: Option<String>,
+}
+
+impl Target {
+    /// The one resource named; its namespace is `default` on the short path.
+    pub(crate) fn object(&self, kind: &andon_spec::KindInfo) -> andon_core::ObjectRef {
+        andon_core::ObjectRef::new(
+            kind.kind,
+            self.ns.as_deref().unwrap_or(andon_core::object::DEFAULT_NAMESPACE),
+            self.name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Target {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(mut p) = axum::extract::Path::<
+            std::collections::HashMap<String, String>,
+        >::from_request_parts(parts, state)
+        .await
+        .map_err(|e| {
+            ApiError::new(ErrorKind::InvalidArgument, format!("invalid path: {}", e.body_text()))
+        })?;
+        Ok(Target {
+            ns: p.remove("ns"),
+            plural: p.remove("plural").unwrap_or_default(),
+            name: p.remove("name"),
+        })
+    }
+}

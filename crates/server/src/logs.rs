@@ -8,13 +8,13 @@ use andon_core::object::DEFAULT_NAMESPACE;
 use andon_core::{Clock, ErrorKind, ObjectRef, Timestamp};
 use andon_supervisor::LogLine;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::{ApiError, Q};
+use crate::error::{ApiError, Q, Target};
 
 #[derive(Deserialize)]
 pub(crate) struct LogsQuery {
@@ -24,29 +24,16 @@ pub(crate) struct LogsQuery {
     follow: bool,
 }
 
-pub(crate) async fn logs_default(
-    s: State<AppState>,
-    Path((plural, name)): Path<(String, String)>,
-    q: Q<LogsQuery>,
-) -> Result<Response, ApiError> {
-    logs(s, DEFAULT_NAMESPACE.to_owned(), plural, name, q).await
-}
-
-pub(crate) async fn logs_ns(
-    s: State<AppState>,
-    Path((ns, plural, name)): Path<(String, String, String)>,
-    q: Q<LogsQuery>,
-) -> Result<Response, ApiError> {
-    logs(s, ns, plural, name, q).await
-}
-
-async fn logs(
+pub(crate) async fn logs(
     State(s): State<AppState>,
-    ns: String,
-    plural: String,
-    name: String,
+    t: Target,
     Q(q): Q<LogsQuery>,
 ) -> Result<Response, ApiError> {
+    let (plural, ns, name) = (
+        t.plural,
+        t.ns.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        t.name.unwrap_or_default(),
+    );
     if plural != "services" {
         return Err(ApiError::new(
             ErrorKind::NotFound,
