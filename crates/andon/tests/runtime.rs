@@ -171,6 +171,16 @@ async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
     assert!(m.as_str().unwrap().contains(
         "andon_router_requests_total{service=\"default/web\",instance=\"0\",code=\"200\"}"
     ));
+    // Bad log queries are refused with a problem document.
+    let (s, p) = request(&c, Method::GET, "/api/v1/services/web/logs?since=soon", None).await;
+    assert_eq!(
+        (s, p["detail"].as_str().unwrap()),
+        (400, "since: \"soon\" is not a duration such as 30s, 5m or 1h")
+    );
+    let (s, p) = request(&c, Method::GET, "/api/v1/environments/web/logs", None).await;
+    assert_eq!((s, p["detail"].as_str().unwrap()), (404, "environments have no logs; services do"));
+    let (s, p) = request(&c, Method::GET, "/api/v1/namespaces/other/services/web/logs", None).await;
+    assert_eq!((s, p["detail"].as_str().unwrap()), (404, "service other/web not found"));
     let o = a.cli(&["logs", "web", "--instance", "1"]);
     assert!(
         stdout(&o).lines().any(|l| l.starts_with("[1] andon-demo 1.0.0 listening on 127.0.0.1:")),

@@ -369,7 +369,8 @@ impl Store {
         Ok(())
     }
 
-    /// Stops accepting writes once queued ones are done, and closes the pool.
+    /// Closes the database pool. Call it last, after the server and controllers stopped
+    /// writing: a write still queued, or sent through another handle, then fails.
     pub async fn close(self) {
         drop(self.writes);
         self.pool.close().await;
