@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-core", 0, "L0 foundations"),
     ("andon-spec", 1, "L0 resource formats"),
+    ("andon-series", 1, "L0 metric data model"),
+    ("andon-expo", 2, "L1 pure: exposition formats"),
+    ("andon-promql", 2, "L1 pure: PromQL evaluation"),
+    ("andon-tsdb", 2, "L2 IO driver (files)"),
     ("andon-store", 2, "L2 IO driver"),
     ("andon-supervisor", 2, "L2 IO driver"),
     ("andon-router", 3, "L2 IO driver (drives the supervisor's endpoint trait)"),
@@ -21,7 +25,8 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
 ];
 
 /// Crates that must stay pure: no async runtime, HTTP stack or database driver.
-pub(crate) const PURE: &[&str] = &["andon-core", "andon-spec"];
+pub(crate) const PURE: &[&str] =
+    &["andon-core", "andon-spec", "andon-series", "andon-expo", "andon-promql"];
 const IO_CRATES: &[&str] = &["tokio", "axum", "hyper", "hyper-util", "sqlx", "reqwest", "tower"];
 
 pub(crate) fn workspace_root() -> PathBuf {
