@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(sel[0].labels, a);
         assert_eq!(sel[0].samples, vec![Sample { t: 10, v: 5.0 }, Sample { t: 20, v: 1.0 }]);
         let re = Matcher::new(MatchOp::Regex, "i", "b|c").unwrap();
-        assert_eq!(m.select(&[re.clone()], 21, 30).unwrap(), vec![]);
+        assert_eq!(m.select(std::slice::from_ref(&re), 21, 30).unwrap(), vec![]);
         assert_eq!(m.label_values("i", &[re], 0, 30).unwrap(), vec!["b".to_string()]);
         assert_eq!(
             m.label_names(&[], 0, 0).unwrap(),
