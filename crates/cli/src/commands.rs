@@ -12,12 +12,15 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client::{Client, ClientError, read_sse};
-use crate::{Cli, Command, Format, output};
+use crate::{Cli, Command, Format, PromqlCommand, output};
 
 /// Runs a client command. `server` and `up` are the binary's to run.
 pub async fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Lint { paths } => Ok(lint(&paths)),
+        Command::Promql { what: PromqlCommand::Test { files, verbose } } => {
+            Ok(promql_test(&files, verbose))
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "andon", &mut out);
@@ -585,6 +588,45 @@ pub async fn up_session(c: &Client, paths: &[PathBuf], namespace: &str) -> Resul
     })
     .await?;
     Ok(0)
+}
+
+/// `andon promql test`: runs each script and prints its counts.
+fn promql_test(files: &[std::path::PathBuf], verbose: bool) -> u8 {
+    use andon_promql::promqltest::{Report, run_script, test_options};
+    let mut total = Report::default();
+    let mut unreadable = false;
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                output::error(&format!("{}: {e}", f.display()));
+                unreadable = true;
+                continue;
+            }
+        };
+        let r = run_script(&text, &test_options());
+        for fail in &r.failures {
+            output::line(&format!("FAIL {}:{}", f.display(), fail.trim_start_matches("line ")));
+        }
+        if verbose {
+            for skip in &r.skips {
+                output::line(&format!("SKIP {}:{}", f.display(), skip.trim_start_matches("line ")));
+            }
+        }
+        output::line(&format!(
+            "{}: {} passed, {} failed, {} skipped",
+            f.display(),
+            r.passed,
+            r.failed,
+            r.skipped
+        ));
+        total.add(&r);
+    }
+    output::line(&format!(
+        "total: {} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.skipped
+    ));
+    u8::from(total.failed > 0 || unreadable)
 }
 
 #[cfg(test)]

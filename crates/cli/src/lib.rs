@@ -93,10 +93,28 @@ pub enum Command {
         /// Files or directories to apply once the server is ready.
         paths: Vec<PathBuf>,
     },
+    /// PromQL tools.
+    Promql {
+        #[command(subcommand)]
+        what: PromqlCommand,
+    },
     /// Print the client's version and, when reachable, the server's.
     Version,
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromqlCommand {
+    /// Run promqltest scripts (Prometheus's PromQL test language): prints
+    /// per-file and total `N passed, N failed, N skipped`; exits 1 on any failure.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also list every skipped eval with its reason.
+        #[arg(short, long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
