@@ -17,6 +17,7 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-supervisor", 2, "L2 IO driver"),
     ("andon-router", 3, "L2 IO driver (drives the supervisor's endpoint trait)"),
     ("andon-api", 3, "L3 boundary"),
+    ("andon-metrics", 3, "L3 service: scraping and the Prometheus API"),
     ("andon-server", 4, "L4 composition"),
     ("andon-cli", 4, "L4 composition"),
     ("andon", 5, "L5 binary"),

@@ -67,6 +67,11 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
         request_timeout: Duration::from_secs(args.request_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         reaper: std::env::current_exe().ok(),
+        metrics: andon_metrics::Options {
+            scrape_interval: Duration::from_secs(args.scrape_interval.max(1)),
+            scrape_timeout: Duration::from_secs(args.scrape_interval.clamp(1, 10)),
+            ..andon_metrics::Options::default()
+        },
     };
     let mut server = match andon_server::start(config).await {
         Ok(s) => s,

@@ -21,6 +21,9 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Promql { what: PromqlCommand::Test { files, verbose } } => {
             Ok(promql_test(&files, verbose))
         }
+        Command::Promql { what: PromqlCommand::Query { expr, time, start, end, step, output } } => {
+            promql_query(&cli.server, &expr, time, start.zip(end), &step, output).await
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "andon", &mut out);
@@ -627,6 +630,122 @@ fn promql_test(files: &[std::path::PathBuf], verbose: bool) -> u8 {
         total.passed, total.failed, total.skipped
     ));
     u8::from(total.failed > 0 || unreadable)
+}
+
+/// `andon promql query`: one query against the server's Prometheus API.
+async fn promql_query(
+    server: &str,
+    expr: &str,
+    time: Option<String>,
+    range: Option<(String, String)>,
+    step: &str,
+    format: Format,
+) -> Result<u8, ClientError> {
+    let client = Client::new(server)?;
+    let mut form: Vec<(&str, String)> = vec![("query", expr.to_string())];
+    let path = match range {
+        Some((start, end)) => {
+            form.extend([("start", start), ("end", end), ("step", step.to_string())]);
+            "/prometheus/api/v1/query_range"
+        }
+        None => {
+            form.extend(time.map(|t| ("time", t)));
+            "/prometheus/api/v1/query"
+        }
+    };
+    let body =
+        form.iter().map(|(k, v)| format!("{k}={}", form_escape(v))).collect::<Vec<_>>().join("&");
+    let resp = client
+        .send(Method::POST, path, Some(("application/x-www-form-urlencoded", body.into_bytes())))
+        .await?;
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map_err(|e| ClientError::Unreachable(format!("reading the answer failed: {e}")))?
+        .to_bytes();
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::Other(format!("the server sent invalid JSON: {e}")))?;
+    if v["status"] != "success" {
+        output::error(&format!(
+            "{}: {}",
+            v["errorType"].as_str().unwrap_or("error"),
+            v["error"].as_str().unwrap_or("")
+        ));
+        return Ok(if v["errorType"] == "bad_data" || v["errorType"] == "execution" {
+            2
+        } else {
+            1
+        });
+    }
+    for w in v["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(v["infos"].as_array().into_iter().flatten())
+    {
+        output::error(w.as_str().unwrap_or(""));
+    }
+    if format != Format::Table {
+        match format {
+            Format::Yaml => output::yaml(&v["data"]),
+            _ => output::json(&v["data"]),
+        }
+        return Ok(0);
+    }
+    let data = &v["data"];
+    let metric = |m: &Value| -> String {
+        let map = m.as_object().cloned().unwrap_or_default();
+        let name = map.get("__name__").and_then(Value::as_str).unwrap_or("").to_string();
+        let rest: Vec<String> = map
+            .iter()
+            .filter(|(k, _)| *k != "__name__")
+            .map(|(k, v)| format!("{k}={}", v))
+            .collect();
+        format!("{name}{{{}}}", rest.join(", "))
+    };
+    match data["resultType"].as_str() {
+        Some("vector") => {
+            for s in data["result"].as_array().into_iter().flatten() {
+                output::line(&format!(
+                    "{} => {} @{}",
+                    metric(&s["metric"]),
+                    s["value"][1].as_str().unwrap_or(""),
+                    s["value"][0]
+                ));
+            }
+        }
+        Some("matrix") => {
+            for s in data["result"].as_array().into_iter().flatten() {
+                let points: Vec<String> = s["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("{} @{}", p[1].as_str().unwrap_or(""), p[0]))
+                    .collect();
+                output::line(&format!("{} =>\n{}", metric(&s["metric"]), points.join("\n")));
+            }
+        }
+        _ => output::line(&format!(
+            "{} @{}",
+            data["result"][1].as_str().unwrap_or(""),
+            data["result"][0]
+        )),
+    }
+    Ok(0)
+}
+
+/// `application/x-www-form-urlencoded` escaping.
+fn form_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -115,6 +115,22 @@ pub enum PromqlCommand {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Evaluate an expression on the server: an instant query at --time (default now),
+    /// or a range query with --start/--end/--step. Times are Unix seconds or RFC 3339.
+    Query {
+        expr: String,
+        #[arg(long)]
+        time: Option<String>,
+        #[arg(long, requires_all = ["end"])]
+        start: Option<String>,
+        #[arg(long, requires_all = ["start"])]
+        end: Option<String>,
+        /// Range step: seconds or a duration (15s, 1m); default 15s.
+        #[arg(long, default_value = "15s")]
+        step: String,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +170,9 @@ pub struct ServerArgs {
     pub database_url: Option<String>,
     #[arg(long, env = "ANDON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Seconds between scrapes of every metrics target (services' instances, andon itself).
+    #[arg(long, env = "ANDON_SCRAPE_INTERVAL", default_value_t = 15)]
+    pub scrape_interval: u64,
     /// Seconds to let in-flight requests finish on SIGTERM/SIGINT.
     #[arg(long, env = "ANDON_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,

@@ -337,17 +337,7 @@ impl<'a> Evaluator<'a> {
         if let Some(s) = self.series.borrow().get(&key) {
             return Ok(s.clone());
         }
-        let mut sets: Vec<Vec<Matcher>> = Vec::new();
-        let base = convert_matchers(vs.name.as_deref(), &vs.matchers.matchers)?;
-        if vs.matchers.or_matchers.is_empty() {
-            sets.push(base);
-        } else {
-            for group in &vs.matchers.or_matchers {
-                let mut m = convert_matchers(vs.name.as_deref(), group)?;
-                m.extend(base.iter().cloned());
-                sets.push(m);
-            }
-        }
+        let sets = selector_matchers(vs)?;
         let mut all: Vec<Series> = Vec::new();
         for set in &sets {
             let got = self
@@ -503,6 +493,21 @@ impl<'a> Evaluator<'a> {
         self.check_samples(total)?;
         Ok((out, reft, range))
     }
+}
+
+/// The matcher sets a selector selects (more than one with `or` in braces).
+pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, QueryError> {
+    let base = convert_matchers(vs.name.as_deref(), &vs.matchers.matchers)?;
+    if vs.matchers.or_matchers.is_empty() {
+        return Ok(vec![base]);
+    }
+    let mut sets = Vec::new();
+    for group in &vs.matchers.or_matchers {
+        let mut m = convert_matchers(vs.name.as_deref(), group)?;
+        m.extend(base.iter().cloned());
+        sets.push(m);
+    }
+    Ok(sets)
 }
 
 fn convert_matchers(

@@ -58,6 +58,18 @@ impl fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
+/// Parses a series selector (`up{job="a"}`, as in `match[]`) into the
+/// matcher sets it selects (more than one with `or` inside braces).
+pub fn series_selector(input: &str) -> Result<Vec<Vec<andon_series::Matcher>>, QueryError> {
+    match parse(input)? {
+        Expr::VectorSelector(vs) => eval::selector_matchers(&vs),
+        _ => Err(QueryError {
+            kind: ErrorKind::Parse,
+            message: format!("{input:?} is not a series selector"),
+        }),
+    }
+}
+
 /// Parses an expression.
 pub fn parse(input: &str) -> Result<Expr, QueryError> {
     let input = byte_escapes_as_chars(input);

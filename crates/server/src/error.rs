@@ -21,6 +21,8 @@ pub enum ServerError {
     Listen(String, String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("metrics engine: {0}")]
+    Metrics(String),
 }
 
 /// A handler's failure: always answered as `application/problem+json`.

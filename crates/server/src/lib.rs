@@ -35,6 +35,8 @@ pub struct Config {
     /// A binary that runs the supervisor's reaper when given `__reap` (andon's own), so
     /// that even a `kill -9` of andon leaves no service process behind.
     pub reaper: Option<PathBuf>,
+    /// Scraping, storage and query settings of the metrics engine.
+    pub metrics: andon_metrics::Options,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             reaper: None,
+            metrics: andon_metrics::Options::default(),
         }
     }
 }
@@ -67,6 +70,7 @@ pub struct Server {
     task: JoinHandle<Result<(), ServerError>>,
     store: Store,
     runtime: runtime::Runtime,
+    engine: Arc<andon_metrics::Engine>,
     grace: Duration,
     _lock: std::fs::File,
 }
@@ -90,8 +94,25 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let runtime =
-        runtime::Runtime::start(store.clone(), &config.data_dir, config.reaper.clone()).await;
+    let engine = andon_metrics::Engine::open(&config.data_dir.join("tsdb"), config.metrics.clone())
+        .map_err(|e| ServerError::Metrics(e.0))?;
+    engine.set_targets(
+        "andon",
+        vec![andon_metrics::Target {
+            url: format!("http://{addr}/metrics"),
+            labels: andon_series::Labels::from_pairs(&[
+                ("job", "andon"),
+                ("instance", &addr.to_string()),
+            ]),
+        }],
+    );
+    let runtime = runtime::Runtime::start(
+        store.clone(),
+        &config.data_dir,
+        config.reaper.clone(),
+        engine.clone(),
+    )
+    .await;
     let state = AppState {
         store: store.clone(),
         clock,
@@ -99,7 +120,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         shutdown: shutdown_rx.clone(),
         runtime: runtime.clone(),
     };
-    let app = router(state, config.request_timeout);
+    let app = router(state, config.request_timeout).merge(engine.routes());
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -116,6 +137,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         task,
         store,
         runtime,
+        engine,
         grace: config.shutdown_grace,
         _lock: lock,
     })
@@ -181,6 +203,7 @@ impl Server {
         };
         // Services stop before the store closes, so their last events are recorded.
         self.runtime.shutdown().await;
+        self.engine.shutdown().await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.store.close().await;
         result

@@ -23,6 +23,34 @@ pub(crate) struct Runtime {
     route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
 }
 
+/// Ready endpoints go to the router (traffic) and to the metrics engine
+/// (every ready instance is scraped at `/metrics`).
+struct Endpoints {
+    router: Router,
+    metrics: Arc<andon_metrics::Engine>,
+}
+
+impl andon_supervisor::EndpointSink for Endpoints {
+    fn set_endpoints(&self, service: &ObjectRef, endpoints: Vec<andon_supervisor::Endpoint>) {
+        let targets = endpoints
+            .iter()
+            .map(|e| andon_metrics::Target {
+                url: format!("http://{}/metrics", e.addr),
+                labels: andon_series::Labels::from_pairs(&[
+                    ("job", service.name.as_str()),
+                    ("namespace", service.namespace.as_str()),
+                    ("instance", &e.addr.to_string()),
+                    ("replica", &e.instance.to_string()),
+                    ("revision", e.revision.as_str()),
+                ]),
+            })
+            .collect();
+        self.metrics
+            .set_targets(&format!("service/{}/{}", service.namespace, service.name), targets);
+        self.router.set_endpoints(service, endpoints);
+    }
+}
+
 impl Runtime {
     /// Starts the runtime: stops leftovers of a crashed predecessor, runs every stored
     /// Service, then follows the journal for changes.
@@ -30,6 +58,7 @@ impl Runtime {
         store: Store,
         data_dir: &std::path::Path,
         reaper: Option<std::path::PathBuf>,
+        metrics: Arc<andon_metrics::Engine>,
     ) -> Runtime {
         let router = Router::new();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -44,7 +73,8 @@ impl Runtime {
             path_prepend,
             reaper,
         };
-        let supervisor = Arc::new(Supervisor::new(config, Arc::new(router.clone()), tx));
+        let sink = Arc::new(Endpoints { router: router.clone(), metrics });
+        let supervisor = Arc::new(Supervisor::new(config, sink, tx));
         let rt = Runtime { router, supervisor, route_errors: Arc::default() };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
         let from = store.last_seq();

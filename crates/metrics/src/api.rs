@@ -1,0 +1,404 @@
+//! Prometheus's HTTP API (v1) under `/prometheus/api/v1/`: query,
+//! query_range, series, labels, label values, metadata, targets, buildinfo and
+//! format_query; GET with a query string or POST with a form body, JSON
+//! shapes as Prometheus returns them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use andon_promql::Expr;
+use andon_promql::{ErrorKind, QueryError, Value, format_float};
+use andon_series::{Labels, Matcher, Querier};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value as Json, json};
+
+use crate::Engine;
+use crate::time::{format_rfc3339, now_ms, parse_duration, parse_time};
+
+type E = Arc<Engine>;
+
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(engine: E) -> Router<S> {
+    Router::new()
+        .route("/prometheus/api/v1/query", get(query).post(query))
+        .route("/prometheus/api/v1/query_range", get(query_range).post(query_range))
+        .route("/prometheus/api/v1/series", get(series).post(series))
+        .route("/prometheus/api/v1/labels", get(labels).post(labels))
+        .route("/prometheus/api/v1/label/{name}/values", get(label_values))
+        .route("/prometheus/api/v1/metadata", get(metadata))
+        .route("/prometheus/api/v1/targets", get(targets))
+        .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
+        .route("/prometheus/api/v1/format_query", get(format_query).post(format_query))
+        .with_state(engine)
+}
+
+/// A Prometheus API error.
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, kind: "bad_data", message: message.into() }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let (status, kind) = match e.kind {
+            ErrorKind::Parse => (StatusCode::BAD_REQUEST, "bad_data"),
+            ErrorKind::Execution | ErrorKind::TooManySamples => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "execution")
+            }
+            ErrorKind::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ErrorKind::Storage => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        Self { status, kind, message: e.message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"status": "error", "errorType": self.kind, "error": self.message})),
+        )
+            .into_response()
+    }
+}
+
+fn success(data: Json, warnings: &[String], infos: &[String]) -> Response {
+    let mut body = json!({"status": "success", "data": data});
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    if !infos.is_empty() {
+        body["infos"] = json!(infos);
+    }
+    axum::Json(body).into_response()
+}
+
+/// Parameters from the query string and, for form posts, the body
+/// (repeated keys such as `match[]` keep every value).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn read(raw: Option<String>, headers: &HeaderMap, body: &Bytes) -> Result<Params, ApiError> {
+        let mut out: Vec<(String, String)> = match raw {
+            Some(q) => serde_urlencoded::from_str(&q)
+                .map_err(|e| ApiError::bad(format!("invalid query string: {e}")))?,
+            None => Vec::new(),
+        };
+        let is_form = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if is_form && !body.is_empty() {
+            let b =
+                std::str::from_utf8(body).map_err(|_| ApiError::bad("form body is not UTF-8"))?;
+            let more: Vec<(String, String)> = serde_urlencoded::from_str(b)
+                .map_err(|e| ApiError::bad(format!("invalid form body: {e}")))?;
+            out.extend(more);
+        }
+        Ok(Params(out))
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, k: &str) -> Vec<&str> {
+        self.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
+    }
+
+    fn time(&self, k: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(k) {
+            None | Some("") => Ok(default),
+            Some(v) => parse_time(v).ok_or_else(|| {
+                ApiError::bad(format!(
+                    "invalid parameter \"{k}\": cannot parse {v:?} to a valid timestamp"
+                ))
+            }),
+        }
+    }
+}
+
+fn parse_expr(q: Option<&str>) -> Result<Expr, ApiError> {
+    let q = q.ok_or_else(|| ApiError::bad("invalid parameter \"query\": missing"))?;
+    andon_promql::parse(q)
+        .map_err(|e| ApiError::bad(format!("invalid parameter \"query\": {}", e.message)))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal",
+        message: e.to_string(),
+    })
+}
+
+fn secs(ms: i64) -> Json {
+    json!(ms as f64 / 1000.0)
+}
+
+fn labels_json(l: &Labels) -> Json {
+    let m: serde_json::Map<String, Json> =
+        l.iter().map(|x| (x.name.clone(), Json::String(x.value.clone()))).collect();
+    Json::Object(m)
+}
+
+fn value_json(v: &Value, t: i64) -> Json {
+    match v {
+        Value::Scalar(f) => json!({"resultType": "scalar", "result": [secs(t), format_float(*f)]}),
+        Value::String(s) => json!({"resultType": "string", "result": [secs(t), s]}),
+        Value::Vector(vec) => json!({
+            "resultType": "vector",
+            "result": vec.iter().map(|s| json!({"metric": labels_json(&s.labels), "value": [secs(s.t), format_float(s.v)]})).collect::<Vec<_>>()
+        }),
+        Value::Matrix(m) => json!({
+            "resultType": "matrix",
+            "result": m.iter().map(|s| json!({
+                "metric": labels_json(&s.labels),
+                "values": s.points.iter().map(|p| json!([secs(p.t), format_float(p.v)])).collect::<Vec<_>>()
+            })).collect::<Vec<_>>()
+        }),
+    }
+}
+
+async fn query(
+    State(e): State<E>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &headers, &body)?;
+    let expr = parse_expr(p.get("query"))?;
+    let t = p.time("time", now_ms())?;
+    let opts = query_options(&e, &p)?;
+    let db = e.db.clone();
+    let out = blocking(move || andon_promql::instant_query(&*db, &expr, t, &opts)).await??;
+    Ok(success(value_json(&out.value, t), &out.warnings, &out.infos))
+}
+
+fn query_options(e: &Engine, p: &Params) -> Result<andon_promql::Options, ApiError> {
+    let mut opts = e.opts.query.clone();
+    if let Some(t) = p.get("timeout") {
+        let d = parse_duration(t)
+            .ok_or_else(|| ApiError::bad(format!("invalid parameter \"timeout\": {t:?}")))?;
+        opts.timeout = opts.timeout.min(std::time::Duration::from_millis(d.max(0) as u64));
+    }
+    Ok(opts)
+}
+
+async fn query_range(
+    State(e): State<E>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &headers, &body)?;
+    let expr = parse_expr(p.get("query"))?;
+    let start =
+        p.get("start").ok_or_else(|| ApiError::bad("invalid parameter \"start\": missing"))?;
+    let start = parse_time(start).ok_or_else(|| {
+        ApiError::bad(format!(
+            "invalid parameter \"start\": cannot parse {start:?} to a valid timestamp"
+        ))
+    })?;
+    let end = p.get("end").ok_or_else(|| ApiError::bad("invalid parameter \"end\": missing"))?;
+    let end = parse_time(end).ok_or_else(|| {
+        ApiError::bad(format!(
+            "invalid parameter \"end\": cannot parse {end:?} to a valid timestamp"
+        ))
+    })?;
+    if end < start {
+        return Err(ApiError::bad(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step = p.get("step").ok_or_else(|| ApiError::bad("invalid parameter \"step\": missing"))?;
+    let step = parse_duration(step).ok_or_else(|| {
+        ApiError::bad(format!(
+            "invalid parameter \"step\": cannot parse {step:?} to a valid duration"
+        ))
+    })?;
+    if step <= 0 {
+        return Err(ApiError::bad(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(ApiError::bad(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let opts = query_options(&e, &p)?;
+    let db = e.db.clone();
+    let out =
+        blocking(move || andon_promql::range_query(&*db, &expr, start, end, step, &opts)).await??;
+    Ok(success(value_json(&out.value, end), &out.warnings, &out.infos))
+}
+
+/// `match[]` selectors as matcher sets.
+fn selectors(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let mut out = Vec::new();
+    for m in p.all("match[]") {
+        let sets = andon_promql::series_selector(m)
+            .map_err(|e| ApiError::bad(format!("invalid parameter \"match[]\": {}", e.message)))?;
+        out.extend(sets);
+    }
+    Ok(out)
+}
+
+async fn series(
+    State(e): State<E>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &headers, &body)?;
+    let sets = selectors(&p)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad("no match[] parameter provided"));
+    }
+    let start = p.time("start", i64::MIN / 2)?;
+    let end = p.time("end", i64::MAX / 2)?;
+    let db = e.db.clone();
+    let found = blocking(move || {
+        let mut all: BTreeMap<Labels, ()> = BTreeMap::new();
+        for set in &sets {
+            for s in db.select(set, start, end)? {
+                all.insert(s.labels, ());
+            }
+        }
+        Ok::<_, andon_series::StorageError>(all)
+    })
+    .await?
+    .map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal",
+        message: e.0,
+    })?;
+    Ok(success(Json::Array(found.keys().map(labels_json).collect()), &[], &[]))
+}
+
+async fn names_or_values(e: E, p: Params, name: Option<String>) -> Result<Response, ApiError> {
+    let sets = selectors(&p)?;
+    let start = p.time("start", i64::MIN / 2)?;
+    let end = p.time("end", i64::MAX / 2)?;
+    let db = e.db.clone();
+    let found = blocking(move || {
+        let sets = if sets.is_empty() { vec![Vec::new()] } else { sets };
+        let mut all = std::collections::BTreeSet::new();
+        for set in &sets {
+            let got = match &name {
+                Some(n) => db.label_values(n, set, start, end)?,
+                None => db.label_names(set, start, end)?,
+            };
+            all.extend(got);
+        }
+        Ok::<_, andon_series::StorageError>(all)
+    })
+    .await?
+    .map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal",
+        message: e.0,
+    })?;
+    Ok(success(json!(found.into_iter().collect::<Vec<_>>()), &[], &[]))
+}
+
+async fn labels(
+    State(e): State<E>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &headers, &body)?;
+    names_or_values(e, p, None).await
+}
+
+async fn label_values(
+    State(e): State<E>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &HeaderMap::new(), &Bytes::new())?;
+    names_or_values(e, p, Some(name)).await
+}
+
+async fn metadata(State(e): State<E>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &HeaderMap::new(), &Bytes::new())?;
+    let want = p.get("metric").map(str::to_string);
+    let limit: usize =
+        p.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let meta = e.scrapes.metadata.lock().map(|m| m.clone()).unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    let mut names: Vec<&String> = meta.keys().collect();
+    names.sort();
+    for name in names {
+        if want.as_ref().is_some_and(|w| w != name) || out.len() >= limit {
+            continue;
+        }
+        let (ty, help, unit) = &meta[name];
+        out.insert(name.clone(), json!([{"type": ty, "help": help, "unit": unit}]));
+    }
+    Ok(success(Json::Object(out), &[], &[]))
+}
+
+async fn targets(State(e): State<E>) -> Response {
+    let active: Vec<Json> = e
+        .targets()
+        .into_iter()
+        .map(|(t, s)| {
+            let pool = t.labels.value("job").to_string();
+            json!({
+                "discoveredLabels": labels_json(&t.labels.with("__address__", t.labels.value("instance")).with("__scheme__", "http").with("__metrics_path__", "/metrics")),
+                "labels": labels_json(&t.labels),
+                "scrapePool": pool,
+                "scrapeUrl": t.url,
+                "globalUrl": t.url,
+                "lastError": s.last_error,
+                "lastScrape": if s.last_scrape == 0 { "0001-01-01T00:00:00Z".to_string() } else { format_rfc3339(s.last_scrape) },
+                "lastScrapeDuration": s.last_duration.as_secs_f64(),
+                "health": s.health,
+                "scrapeInterval": format!("{}s", e.opts.scrape_interval.as_secs()),
+                "scrapeTimeout": format!("{}s", e.opts.scrape_timeout.as_secs()),
+            })
+        })
+        .collect();
+    success(json!({"activeTargets": active, "droppedTargets": []}), &[], &[])
+}
+
+async fn buildinfo() -> Response {
+    success(
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "revision": "",
+            "branch": "",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+        }),
+        &[],
+        &[],
+    )
+}
+
+async fn format_query(
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::read(raw, &headers, &body)?;
+    let expr = parse_expr(p.get("query"))?;
+    Ok(success(Json::String(expr.prettify()), &[], &[]))
+}

@@ -1,0 +1,320 @@
+//! Scrape loops with Prometheus semantics: `job`/`instance` labels (exposed
+//! labels that clash are kept as `exported_<name>`), the sample's own
+//! timestamp when it has one, `up`, `scrape_duration_seconds`,
+//! `scrape_samples_scraped`, `sample_limit`, and staleness markers for series
+//! that vanish from a target and for every series of a target that goes away.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use andon_expo::{Entry, Format, Parser};
+use andon_series::{Labels, stale_nan};
+use andon_tsdb::Tsdb;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::watch;
+
+use crate::Options;
+use crate::time::now_ms;
+
+/// One scrape target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `http://host:port/metrics`.
+    pub url: String,
+    /// Labels added to every scraped series, including `job` and `instance`.
+    pub labels: Labels,
+}
+
+/// The last scrape's outcome.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TargetStatus {
+    /// "up", "down" or "unknown" (not scraped yet).
+    pub health: &'static str,
+    pub last_error: String,
+    /// Unix ms of the last scrape's start (0: never).
+    pub last_scrape: i64,
+    pub last_duration: Duration,
+    pub samples: usize,
+}
+
+/// Metric metadata from the latest scrapes: name → (type, help, unit).
+pub(crate) type Metadata = Arc<Mutex<HashMap<String, (String, String, String)>>>;
+
+struct Running {
+    target: Target,
+    status: Arc<Mutex<TargetStatus>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) struct Manager {
+    db: Arc<Tsdb>,
+    interval: Duration,
+    timeout: Duration,
+    sample_limit: usize,
+    client: Client<HttpConnector, Empty<Bytes>>,
+    pools: Mutex<HashMap<String, Vec<Running>>>,
+    /// Scrape loops run here even when targets change from another thread.
+    handle: tokio::runtime::Handle,
+    /// Metric metadata from the latest scrapes: name → (type, help, unit).
+    pub(crate) metadata: Metadata,
+}
+
+impl Manager {
+    pub(crate) fn new(db: Arc<Tsdb>, opts: &Options) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Manager {
+            db,
+            interval: opts.scrape_interval,
+            timeout: opts.scrape_timeout,
+            sample_limit: opts.sample_limit,
+            client,
+            pools: Mutex::new(HashMap::new()),
+            handle: tokio::runtime::Handle::current(),
+            metadata: Arc::default(),
+        }
+    }
+
+    pub(crate) fn set_targets(&self, pool: &str, targets: Vec<Target>) {
+        let Ok(mut pools) = self.pools.lock() else { return };
+        let current = pools.remove(pool).unwrap_or_default();
+        let mut keep = Vec::new();
+        for r in current {
+            if targets.contains(&r.target) {
+                keep.push(r);
+            } else {
+                let _ = r.stop.send(true);
+            }
+        }
+        for t in targets {
+            if keep.iter().any(|r| r.target == t) {
+                continue;
+            }
+            keep.push(self.spawn(t));
+        }
+        pools.insert(pool.to_string(), keep);
+    }
+
+    fn spawn(&self, target: Target) -> Running {
+        let status =
+            Arc::new(Mutex::new(TargetStatus { health: "unknown", ..TargetStatus::default() }));
+        let (stop, stop_rx) = watch::channel(false);
+        let lp = Loop {
+            db: self.db.clone(),
+            client: self.client.clone(),
+            target: target.clone(),
+            interval: self.interval,
+            timeout: self.timeout,
+            sample_limit: self.sample_limit,
+            status: status.clone(),
+            metadata: self.metadata.clone(),
+            last_series: HashSet::new(),
+        };
+        let task = self.handle.spawn(lp.run(stop_rx));
+        Running { target, status, stop, task }
+    }
+
+    pub(crate) fn targets(&self) -> Vec<(Target, TargetStatus)> {
+        let Ok(pools) = self.pools.lock() else { return Vec::new() };
+        let mut out: Vec<(Target, TargetStatus)> = pools
+            .values()
+            .flatten()
+            .map(|r| (r.target.clone(), r.status.lock().map(|s| s.clone()).unwrap_or_default()))
+            .collect();
+        out.sort_by(|a, b| a.0.labels.cmp(&b.0.labels));
+        out
+    }
+
+    pub(crate) async fn stop_all(&self) {
+        let running: Vec<Running> = match self.pools.lock() {
+            Ok(mut p) => p.drain().flat_map(|(_, v)| v).collect(),
+            Err(_) => return,
+        };
+        for r in &running {
+            let _ = r.stop.send(true);
+        }
+        for r in running {
+            let _ = r.task.await;
+        }
+    }
+}
+
+struct Loop {
+    db: Arc<Tsdb>,
+    client: Client<HttpConnector, Empty<Bytes>>,
+    target: Target,
+    interval: Duration,
+    timeout: Duration,
+    sample_limit: usize,
+    status: Arc<Mutex<TargetStatus>>,
+    metadata: Metadata,
+    last_series: HashSet<Labels>,
+}
+
+const ACCEPT: &str =
+    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
+
+impl Loop {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        // Spread targets over the interval, as Prometheus does, by a stable offset.
+        let offset = self.target.labels.fingerprint() % (self.interval.as_millis().max(1) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(offset)) => {}
+            _ = stop.changed() => return self.go_stale(),
+        }
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.scrape_once().await,
+                _ = stop.changed() => return self.go_stale(),
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<(String, Vec<u8>), String> {
+        let req = hyper::Request::get(&self.target.url)
+            .header("accept", ACCEPT)
+            .header(
+                "x-prometheus-scrape-timeout-seconds",
+                format!("{}", self.timeout.as_secs_f64()),
+            )
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let fut = async {
+            let resp = self.client.request(req).await.map_err(|e| format!("{e}"))?;
+            if !resp.status().is_success() {
+                return Err(format!("server returned HTTP status {}", resp.status()));
+            }
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            Ok((ct, body.to_vec()))
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("context deadline exceeded (scrape timeout {:?})", self.timeout)),
+        }
+    }
+
+    async fn scrape_once(&mut self) {
+        let started = Instant::now();
+        let ts = now_ms();
+        let fetched = self.fetch().await;
+        let parsed = fetched.and_then(|(ct, body)| self.parse(&ct, &body, ts));
+        let duration = started.elapsed();
+        let (samples, err) = match parsed {
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let scraped = samples.len();
+        let current: HashSet<Labels> = samples.iter().map(|(l, _, _)| l.clone()).collect();
+        let mut app = self.db.appender();
+        let mut ok = true;
+        for (l, t, v) in &samples {
+            ok &= app.append(l, *t, *v).is_ok();
+        }
+        // Series the target stopped exposing (or all of them when the scrape failed).
+        for gone in self.last_series.difference(&current) {
+            ok &= app.append(gone, ts, stale_nan()).is_ok();
+        }
+        let up = if err.is_none() { 1.0 } else { 0.0 };
+        for (name, v) in [
+            ("up", up),
+            ("scrape_duration_seconds", duration.as_secs_f64()),
+            ("scrape_samples_scraped", scraped as f64),
+        ] {
+            ok &= app.append(&self.target.labels.with("__name__", name), ts, v).is_ok();
+        }
+        let committed = app.commit();
+        if let Err(e) = &committed {
+            tracing::warn!(target = %self.target.url, error = %e, "storing a scrape failed");
+        }
+        if !ok {
+            tracing::debug!(target = %self.target.url, "some scraped samples were rejected");
+        }
+        self.last_series = current;
+        if let Ok(mut s) = self.status.lock() {
+            s.health = if err.is_none() { "up" } else { "down" };
+            s.last_error = err.unwrap_or_default();
+            s.last_scrape = ts;
+            s.last_duration = duration;
+            s.samples = scraped;
+        }
+    }
+
+    /// Parses an exposition into labelled samples, all or nothing.
+    fn parse(
+        &self,
+        content_type: &str,
+        body: &[u8],
+        ts: i64,
+    ) -> Result<Vec<(Labels, i64, f64)>, String> {
+        let mut out = Vec::new();
+        let mut meta = Vec::new();
+        for entry in Parser::new(body, Format::from_content_type(content_type)) {
+            match entry.map_err(|e| format!("parse error: {e}"))? {
+                Entry::Family(f) => meta.push((
+                    f.name,
+                    (
+                        f.metric_type.as_str().replace("untyped", "unknown"),
+                        f.help.unwrap_or_default(),
+                        f.unit.unwrap_or_default(),
+                    ),
+                )),
+                Entry::Sample(s) => {
+                    if self.sample_limit > 0 && out.len() >= self.sample_limit {
+                        return Err(format!(
+                            "sample_limit exceeded: more than {} samples",
+                            self.sample_limit
+                        ));
+                    }
+                    out.push((self.target_labels(s.labels), s.timestamp_ms.unwrap_or(ts), s.value));
+                }
+            }
+        }
+        if let Ok(mut m) = self.metadata.lock() {
+            m.extend(meta);
+        }
+        Ok(out)
+    }
+
+    /// Adds the target's labels; exposed labels that clash become `exported_<name>`.
+    fn target_labels(&self, exposed: Labels) -> Labels {
+        let mut l = exposed;
+        for t in self.target.labels.iter() {
+            if let Some(v) = l.get(&t.name).map(str::to_string) {
+                if v == t.value {
+                    continue;
+                }
+                l.set(&format!("exported_{}", t.name), &v);
+            }
+            l.set(&t.name, &t.value);
+        }
+        l
+    }
+
+    /// The target went away: every series it exposed ends now.
+    fn go_stale(self) {
+        let ts = now_ms();
+        let mut app = self.db.appender();
+        for l in &self.last_series {
+            let _ = app.append(l, ts, stale_nan());
+        }
+        for name in ["up", "scrape_duration_seconds", "scrape_samples_scraped"] {
+            let _ = app.append(&self.target.labels.with("__name__", name), ts, stale_nan());
+        }
+        if let Err(e) = app.commit() {
+            tracing::warn!(target = %self.target.url, error = %e, "storing staleness markers failed");
+        }
+    }
+}
