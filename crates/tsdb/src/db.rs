@@ -378,7 +378,9 @@ impl Tsdb {
 
     /// Periodic upkeep: while the head spans more than 1.5 block durations,
     /// writes its oldest aligned block-duration range to a block; merges
-    /// blocks (see [`crate::compact`]); deletes blocks past retention
+    /// adjacent blocks into larger ones (3, 9, 27... block durations, up to
+    /// the maximum block duration, once no new data can land in their
+    /// window); deletes blocks past retention
     /// relative to `now_ms`.
     pub fn maintain(&self, now_ms: i64) -> Result<MaintainReport, Error> {
         let _m = lock(&self.maint);

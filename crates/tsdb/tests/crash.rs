@@ -82,7 +82,7 @@ fn kill_9_loses_no_acknowledged_batch() {
             .args(["--exact", "crash_writer_child", "--nocapture", "--test-threads=1"])
             .env(DIR_ENV, dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
