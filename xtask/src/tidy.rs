@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-core", 0, "L0 foundations"),
     ("andon-spec", 1, "L0 resource formats"),
-    ("andon-series", 1, "L0 metric data model"),
+    ("andon-series", 0, "L0 metric data model"),
     ("andon-expo", 2, "L1 pure: exposition formats"),
     ("andon-promql", 2, "L1 pure: PromQL evaluation"),
+    ("andon-remote", 2, "L1 pure: remote-write wire format"),
     ("andon-tsdb", 2, "L2 IO driver (files)"),
     ("andon-store", 2, "L2 IO driver"),
     ("andon-supervisor", 2, "L2 IO driver"),
@@ -27,7 +28,7 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
 
 /// Crates that must stay pure: no async runtime, HTTP stack or database driver.
 pub(crate) const PURE: &[&str] =
-    &["andon-core", "andon-spec", "andon-series", "andon-expo", "andon-promql"];
+    &["andon-core", "andon-spec", "andon-series", "andon-expo", "andon-promql", "andon-remote"];
 const IO_CRATES: &[&str] = &["tokio", "axum", "hyper", "hyper-util", "sqlx", "reqwest", "tower"];
 
 pub(crate) fn workspace_root() -> PathBuf {

@@ -26,10 +26,53 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server(args) => serve(args, Vec::new(), &cli.namespace).await,
             Command::Up { server, paths } => serve(server, paths, &cli.namespace).await,
+            Command::Tsdb { what: andon_cli::TsdbCommand::Import { file, data_dir } } => {
+                tsdb_import(&file, &data_dir)
+            }
             _ => andon_cli::run(cli).await,
         }
     });
     ExitCode::from(code)
+}
+
+/// `andon tsdb import`: backfills under the data dir's lock.
+fn tsdb_import(file: &std::path::Path, data_dir: &std::path::Path) -> u8 {
+    let input = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            andon_cli::output::error(&format!("{}: {e}", file.display()));
+            return 1;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(data_dir) {
+        andon_cli::output::error(&format!("{}: {e}", data_dir.display()));
+        return 1;
+    }
+    let _lock = match andon_server::lock_data_dir(data_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            andon_cli::output::error(&e.to_string());
+            return 1;
+        }
+    };
+    match andon_metrics::import::openmetrics(&data_dir.join("tsdb"), &input) {
+        Ok(r) => {
+            andon_cli::output::line(&format!(
+                "imported {} samples of {} series into {} block(s) from {} to {} ({} rejected)",
+                r.samples,
+                r.series,
+                r.blocks,
+                andon_metrics::time::format_rfc3339(r.min_time),
+                andon_metrics::time::format_rfc3339(r.max_time),
+                r.rejected
+            ));
+            u8::from(r.rejected > 0)
+        }
+        Err(e) => {
+            andon_cli::output::error(&format!("{}: {e}", file.display()));
+            1
+        }
+    }
 }
 
 fn init_logs(format: &LogFormat) {
@@ -70,6 +113,7 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
         metrics: andon_metrics::Options {
             scrape_interval: Duration::from_secs(args.scrape_interval.max(1)),
             scrape_timeout: Duration::from_secs(args.scrape_interval.clamp(1, 10)),
+            remote_write: args.remote_write_url.clone(),
             ..andon_metrics::Options::default()
         },
     };

@@ -1,3 +1,6 @@
+//! The metrics engine through the real binary: andon and every ready service
+//! instance are scraped into the TSDB; the Prometheus API and `andon promql
+//! query` read it back; acknowledged samples survive `kill -9`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -5,9 +8,6 @@
     clippy::print_stdout,
     clippy::print_stderr
 )]
-//! The metrics engine through the real binary: andon and every ready service
-//! instance are scraped into the TSDB; the Prometheus API and `andon promql
-//! query` read it back; acknowledged samples survive `kill -9`.
 
 mod common;
 
@@ -124,7 +124,7 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
     assert!(stdout(&o).starts_with("up{instance="), "{}", stdout(&o));
     assert!(stdout(&o).contains("=> 1 @"), "{}", stdout(&o));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let (s0, e0) = ((now - 3).to_string(), now.to_string());
+    let (s0, e0) = ((now - 3).to_string(), (now + 1).to_string());
     let o = a.cli(&[
         "promql",
         "query",
@@ -141,6 +141,29 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["resultType"], "matrix");
     assert!(!v["result"][0]["values"].as_array().unwrap().is_empty(), "{v}");
+
+    // The UI: a table and a chart for an expression, the error for a bad one, and the
+    // service page's golden signals.
+    let page = |path: String| {
+        let a = &a;
+        async move {
+            let resp = a.client().send(Method::GET, &path, None).await.unwrap();
+            String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+                .unwrap()
+        }
+    };
+    let html = page(format!("/ui/metrics?expr={}", enc("up{job=\"andon\"}"))).await;
+    assert!(html.contains("<svg class=\"chart\""), "{html}");
+    assert!(html.contains("up{instance=&quot;") || html.contains("up{instance=\""), "{html}");
+    let html = page(format!("/ui/metrics?expr={}", enc("sum(up"))).await;
+    assert!(
+        html.contains("id=\"query-error\"") && html.contains("unclosed left parenthesis"),
+        "{html}"
+    );
+    let html = page("/ui/services/default/shop".to_string()).await;
+    for signal in ["Golden signals", "Request rate", "Error ratio", "Latency p50", "Latency p99"] {
+        assert!(html.contains(signal), "{signal} missing: {html}");
+    }
 
     // Deleting the service stops its scrapes and marks its series stale.
     assert!(a.cli(&["delete", "service", "shop"]).status.success());
@@ -164,4 +187,152 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
     .await;
     let n_after: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!(n_after >= n_before, "samples lost across kill -9: {n_before} before, {n_after} after");
+}
+
+/// Serves a fixed exposition body on an ephemeral port, forever.
+fn exposition_server(body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn scrape_configs_relabel_limit_and_report_bad_targets() {
+    let good = exposition_server(
+        "# TYPE jobs_total counter\njobs_total{queue=\"a\"} 3\njobs_total{queue=\"b\"} 4\n# TYPE debug_info gauge\ndebug_info 1\n",
+    );
+    let bad = exposition_server("jobs_total{queue=\"a\"} 3\njobs_total{queue=\"b\" 4\n");
+    let big = exposition_server(
+        "m 1\nm{a=\"1\"} 1\nm{a=\"2\"} 1\nm{a=\"3\"} 1\nm{a=\"4\"} 1\nm{a=\"5\"} 1\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let a = Andon::start_with(dir.path(), &["--scrape-interval", "1"]);
+    let f = dir.path().join("scrape.yaml");
+    std::fs::write(
+        &f,
+        format!(
+            "apiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: workers\nspec:\n  scrapeInterval: 1s\n  staticConfigs:\n  - targets: ['{good}', '{bad}']\n    labels: {{team: infra}}\n  relabelings:\n  - {{sourceLabels: [__address__], regex: '.*:(.*)', targetLabel: port}}\n  metricRelabelings:\n  - {{sourceLabels: [__name__], regex: debug_.*, action: drop}}\n---\napiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: big\nspec:\n  scrapeInterval: 1s\n  sampleLimit: 5\n  staticConfigs: [{{targets: ['{big}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let o = a.cli(&["apply", "-f", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+
+    let port = good.rsplit(':').next().unwrap().to_string();
+    let r = wait_query(&a, "jobs_total", "the good target's series", |r| r.len() == 2).await;
+    for s in &r {
+        assert_eq!(s["metric"]["job"], "workers");
+        assert_eq!(s["metric"]["team"], "infra");
+        assert_eq!(s["metric"]["port"], port.as_str());
+        assert_eq!(s["metric"]["instance"], good.as_str());
+    }
+    // metricRelabelings dropped debug_info.
+    let (_, v) = api(&a, "/prometheus/api/v1/query?query=debug_info").await;
+    assert_eq!(v["data"]["result"], serde_json::json!([]));
+
+    // The malformed target is down with the line and reason; the others are unaffected.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, t) = api(&a, "/prometheus/api/v1/targets").await;
+        let active = t["data"]["activeTargets"].as_array().unwrap().clone();
+        let find = |addr: &str| active.iter().find(|x| x["labels"]["instance"] == addr).cloned();
+        if let (Some(g), Some(b), Some(big_t)) = (find(&good), find(&bad), find(&big))
+            && b["health"] == "down"
+            && big_t["health"] == "down"
+        {
+            assert_eq!(g["health"], "up", "{g}");
+            let err = b["lastError"].as_str().unwrap();
+            assert!(err.contains("line 2:"), "{err}");
+            let err = big_t["lastError"].as_str().unwrap();
+            assert!(err.contains("sample_limit exceeded"), "{err}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "targets never reported: {t}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let r = wait_query(&a, "up{job=\"workers\"}", "up for both workers", |r| r.len() == 2).await;
+    let ups: Vec<&str> = r.iter().map(|s| s["value"][1].as_str().unwrap()).collect();
+    assert!(ups.contains(&"1") && ups.contains(&"0"), "{r:?}");
+    // Nothing of the over-limit scrape was stored.
+    let (_, v) = api(&a, "/prometheus/api/v1/query?query=m").await;
+    assert_eq!(v["data"]["result"], serde_json::json!([]));
+
+    // An invalid relabeling is refused at apply, with its location.
+    std::fs::write(
+        &f,
+        "apiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: broken\nspec:\n  staticConfigs: [{targets: ['127.0.0.1:1']}]\n  relabelings:\n  - {sourceLabels: [a], regex: '(', targetLabel: b}\n",
+    )
+    .unwrap();
+    let o = a.cli(&["apply", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains(":8:"), "{}", common::stderr(&o));
+
+    // Deleting a ScrapeConfig stops its scrapes and marks its series stale.
+    assert!(a.cli(&["delete", "scrapeconfig", "workers"]).status.success());
+    wait_query(&a, "jobs_total", "workers series to go stale", |r| r.is_empty()).await;
+}
+
+#[tokio::test]
+async fn tsdb_import_backfills_blocks_the_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let start = now - 2 * 86_400;
+    let mut om = String::from("# TYPE backfill gauge\n");
+    for i in 0..600u64 {
+        om.push_str(&format!("backfill{{src=\"file\"}} {i} {}\n", start + i * 30));
+    }
+    om.push_str("# EOF\n");
+    let file = dir.path().join("in.om");
+    std::fs::write(&file, &om).unwrap();
+    let data = dir.path().join("data");
+    let o = std::process::Command::new(common::BIN)
+        .args(["tsdb", "import", file.to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(stdout(&o).starts_with("imported 600 samples of 1 series into "), "{}", stdout(&o));
+
+    // A malformed file imports nothing.
+    let bad = dir.path().join("bad.om");
+    std::fs::write(&bad, "backfill 1 1\n").unwrap();
+    let o = std::process::Command::new(common::BIN)
+        .args(["tsdb", "import", bad.to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(common::stderr(&o).contains("line"), "{}", common::stderr(&o));
+
+    let a = Andon::start(&data);
+    let q = format!(
+        "/prometheus/api/v1/query_range?query={}&start={start}&end={}&step=300",
+        enc("backfill"),
+        start + 599 * 30
+    );
+    let (_, v) = api(&a, &q).await;
+    let values = v["data"]["result"][0]["values"].as_array().unwrap();
+    assert_eq!(values.len(), 60, "{v}");
+    assert_eq!(values[0][1], "0");
+    assert_eq!(values[59][1], "590");
+    let (_, v) = api(
+        &a,
+        &format!(
+            "/prometheus/api/v1/query?query={}&time={}",
+            enc("count_over_time(backfill[1d])"),
+            start + 600 * 30
+        ),
+    )
+    .await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "600", "{v}");
 }

@@ -1,3 +1,4 @@
+//! `andon promql test`: runs promqltest scripts, prints counts, exit codes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -5,7 +6,6 @@
     clippy::print_stdout,
     clippy::print_stderr
 )]
-//! `andon promql test`: runs promqltest scripts, prints counts, exit codes.
 
 use std::process::Command;
 

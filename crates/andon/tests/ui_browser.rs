@@ -170,7 +170,10 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
     let links = d.script("return Array.from(document.querySelectorAll('nav a')).map(a => a.getAttribute('href'))").await;
     let links: Vec<String> =
         links.as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect();
-    assert_eq!(links, ["/", "/ui/services", "/ui/environments", "/ui/events"]);
+    assert_eq!(
+        links,
+        ["/", "/ui/services", "/ui/environments", "/ui/scrapeconfigs", "/ui/metrics", "/ui/events"]
+    );
     for (href, title) in [
         ("/ui/services", "Services"),
         ("/ui/environments", "Environments"),

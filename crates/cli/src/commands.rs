@@ -79,7 +79,7 @@ pub async fn run(cli: Cli) -> u8 {
             })
             .await
         }
-        Command::Server(_) | Command::Up { .. } => Ok(2),
+        Command::Server(_) | Command::Up { .. } | Command::Tsdb { .. } => Ok(2),
     };
     match result {
         Ok(code) => code,

@@ -93,6 +93,11 @@ pub enum Command {
         /// Files or directories to apply once the server is ready.
         paths: Vec<PathBuf>,
     },
+    /// The metrics database in a data dir.
+    Tsdb {
+        #[command(subcommand)]
+        what: TsdbCommand,
+    },
     /// PromQL tools.
     Promql {
         #[command(subcommand)]
@@ -102,6 +107,18 @@ pub enum Command {
     Version,
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TsdbCommand {
+    /// Backfill an OpenMetrics file (every sample with a timestamp, ending in `# EOF`)
+    /// as blocks in DATA_DIR/tsdb, like `promtool tsdb create-blocks-from openmetrics`;
+    /// run it while no server uses the data dir.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "ANDON_DATA_DIR", default_value = ".andon")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +190,10 @@ pub struct ServerArgs {
     /// Seconds between scrapes of every metrics target (services' instances, andon itself).
     #[arg(long, env = "ANDON_SCRAPE_INTERVAL", default_value_t = 15)]
     pub scrape_interval: u64,
+    /// Forward every stored sample to this Prometheus remote-write endpoint (repeatable;
+    /// e.g. http://127.0.0.1:8428/api/v1/write for VictoriaMetrics).
+    #[arg(long = "remote-write-url", env = "ANDON_REMOTE_WRITE_URL", value_delimiter = ',')]
+    pub remote_write_url: Vec<String>,
     /// Seconds to let in-flight requests finish on SIGTERM/SIGINT.
     #[arg(long, env = "ANDON_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,

@@ -33,6 +33,10 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(engine: E) -> Router<S> {
         .route("/prometheus/api/v1/targets", get(targets))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/format_query", get(format_query).post(format_query))
+        .route(
+            "/prometheus/api/v1/write",
+            axum::routing::post(remote_write).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
         .with_state(engine)
 }
 
@@ -361,7 +365,7 @@ async fn targets(State(e): State<E>) -> Response {
         .map(|(t, s)| {
             let pool = t.labels.value("job").to_string();
             json!({
-                "discoveredLabels": labels_json(&t.labels.with("__address__", t.labels.value("instance")).with("__scheme__", "http").with("__metrics_path__", "/metrics")),
+                "discoveredLabels": labels_json(&t.discovered),
                 "labels": labels_json(&t.labels),
                 "scrapePool": pool,
                 "scrapeUrl": t.url,
@@ -370,12 +374,14 @@ async fn targets(State(e): State<E>) -> Response {
                 "lastScrape": if s.last_scrape == 0 { "0001-01-01T00:00:00Z".to_string() } else { format_rfc3339(s.last_scrape) },
                 "lastScrapeDuration": s.last_duration.as_secs_f64(),
                 "health": s.health,
-                "scrapeInterval": format!("{}s", e.opts.scrape_interval.as_secs()),
-                "scrapeTimeout": format!("{}s", e.opts.scrape_timeout.as_secs()),
+                "scrapeInterval": format!("{}s", t.settings.as_ref().map_or(e.opts.scrape_interval, |s| s.interval).as_secs_f64()),
+                "scrapeTimeout": format!("{}s", t.settings.as_ref().map_or(e.opts.scrape_timeout, |s| s.timeout).as_secs_f64()),
             })
         })
         .collect();
-    success(json!({"activeTargets": active, "droppedTargets": []}), &[], &[])
+    let dropped: Vec<Json> =
+        e.dropped_targets().iter().map(|l| json!({"discoveredLabels": labels_json(l)})).collect();
+    success(json!({"activeTargets": active, "droppedTargets": dropped}), &[], &[])
 }
 
 async fn buildinfo() -> Response {
@@ -401,4 +407,47 @@ async fn format_query(
     let p = Params::read(raw, &headers, &body)?;
     let expr = parse_expr(p.get("query"))?;
     Ok(success(Json::String(expr.prettify()), &[], &[]))
+}
+
+/// Remote write receiver: 204 once every sample is in the write-ahead log.
+async fn remote_write(State(e): State<E>, body: Bytes) -> Response {
+    let (samples, histograms) = match crate::remote::decode_body(&body) {
+        Ok(x) => x,
+        Err(m) => return (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response(),
+    };
+    let db = e.db.clone();
+    let committed = blocking(move || {
+        let mut app = db.appender();
+        for (l, t, v) in &samples {
+            app.append(l, *t, *v).map_err(|e| e.to_string())?;
+        }
+        let stats = app.commit().map_err(|e| e.to_string())?;
+        Ok::<_, String>((stats, samples))
+    })
+    .await;
+    match committed {
+        Ok(Ok((stats, samples))) => {
+            for s in e.senders.iter() {
+                s.enqueue(&samples);
+            }
+            if stats.rejected() > 0 {
+                let why = stats.examples.first().map(|r| format!("{r:?}")).unwrap_or_default();
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "{} of {} samples rejected (out of order or duplicate), e.g. {why}\n",
+                        stats.rejected(),
+                        samples.len()
+                    ),
+                )
+                    .into_response();
+            }
+            if histograms > 0 {
+                tracing::debug!(histograms, "remote write: native histograms are not stored");
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Err(m)) => (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response(),
+        Err(err) => err.into_response(),
+    }
 }

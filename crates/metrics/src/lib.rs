@@ -3,6 +3,9 @@
 //! itself), and the Prometheus-compatible HTTP API under `/prometheus`.
 
 mod api;
+pub mod config;
+pub mod import;
+pub mod remote;
 mod scrape;
 pub mod time;
 
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use andon_tsdb::Tsdb;
 
-pub use scrape::{Target, TargetStatus};
+pub use scrape::{ScrapeSettings, Target, TargetStatus};
 
 /// Engine settings.
 #[derive(Clone, Debug)]
@@ -23,6 +26,8 @@ pub struct Options {
     pub sample_limit: usize,
     pub query: andon_promql::Options,
     pub tsdb: andon_tsdb::Options,
+    /// Remote-write endpoints every stored sample is forwarded to.
+    pub remote_write: Vec<String>,
 }
 
 impl Default for Options {
@@ -33,6 +38,7 @@ impl Default for Options {
             sample_limit: 0,
             query: andon_promql::Options::default(),
             tsdb: andon_tsdb::Options::default(),
+            remote_write: Vec::new(),
         }
     }
 }
@@ -42,6 +48,10 @@ pub struct Engine {
     pub(crate) db: Arc<Tsdb>,
     pub(crate) opts: Options,
     pub(crate) scrapes: scrape::Manager,
+    pub(crate) senders: Arc<[Arc<remote::Sender>]>,
+    /// Per ScrapeConfig pool: discovered label sets its relabeling dropped.
+    pub(crate) dropped:
+        std::sync::Mutex<std::collections::HashMap<String, Vec<andon_series::Labels>>>,
 }
 
 #[derive(Debug)]
@@ -62,10 +72,14 @@ impl Engine {
         let db = Tsdb::open(dir, opts.tsdb.clone())
             .map_err(|e| Error(format!("tsdb at {}: {e}", dir.display())))?;
         let db = Arc::new(db);
+        let senders: Arc<[Arc<remote::Sender>]> =
+            opts.remote_write.iter().map(|u| remote::Sender::start(u.clone())).collect();
         let engine = Arc::new(Engine {
             db: db.clone(),
-            scrapes: scrape::Manager::new(db.clone(), &opts),
+            scrapes: scrape::Manager::new(db.clone(), &opts, senders.clone()),
+            senders,
             opts,
+            dropped: Default::default(),
         });
         let weak = Arc::downgrade(&db);
         tokio::spawn(async move {
@@ -94,6 +108,35 @@ impl Engine {
         self.scrapes.set_targets(pool, targets);
     }
 
+    /// Applies (or, with `None`, removes) the ScrapeConfig `name` as pool `pool`.
+    pub fn set_scrape_config(
+        &self,
+        pool: &str,
+        name: &str,
+        spec: Option<&andon_spec::scrape::ScrapeConfigSpec>,
+    ) -> Result<(), String> {
+        let resolved = match spec {
+            Some(s) => {
+                config::resolve(name, s, self.opts.scrape_interval, self.opts.scrape_timeout)?
+            }
+            None => config::Resolved { targets: Vec::new(), dropped: Vec::new() },
+        };
+        if let Ok(mut d) = self.dropped.lock() {
+            if resolved.dropped.is_empty() {
+                d.remove(pool);
+            } else {
+                d.insert(pool.to_string(), resolved.dropped);
+            }
+        }
+        self.scrapes.set_targets(pool, resolved.targets);
+        Ok(())
+    }
+
+    /// Discovered label sets that relabeling dropped.
+    pub fn dropped_targets(&self) -> Vec<andon_series::Labels> {
+        self.dropped.lock().map(|d| d.values().flatten().cloned().collect()).unwrap_or_default()
+    }
+
     /// Every active target with its last scrape's outcome.
     pub fn targets(&self) -> Vec<(Target, TargetStatus)> {
         self.scrapes.targets()
@@ -102,6 +145,11 @@ impl Engine {
     /// Routes under `/prometheus/api/v1/`.
     pub fn routes<S: Clone + Send + Sync + 'static>(self: &Arc<Self>) -> axum::Router<S> {
         api::routes(self.clone())
+    }
+
+    /// The remote-write endpoints and their counters.
+    pub fn remote_writes(&self) -> &[Arc<remote::Sender>] {
+        &self.senders
     }
 
     /// Stops every scrape loop, marking their series stale.

@@ -22,12 +22,53 @@ use crate::Options;
 use crate::time::now_ms;
 
 /// One scrape target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Target {
     /// `http://host:port/metrics`.
     pub url: String,
     /// Labels added to every scraped series, including `job` and `instance`.
     pub labels: Labels,
+    /// The labels before relabeling (shown by the targets API).
+    pub discovered: Labels,
+    /// How this target is scraped; `None` uses the engine's defaults.
+    pub settings: Option<Arc<ScrapeSettings>>,
+}
+
+impl Target {
+    /// A target scraped with the engine's default settings.
+    pub fn new(url: String, labels: Labels) -> Target {
+        Target { url, discovered: labels.clone(), labels, settings: None }
+    }
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+            && self.labels == other.labels
+            && self.settings.as_ref().map(|s| &s.key) == other.settings.as_ref().map(|s| &s.key)
+    }
+}
+
+/// Per-pool scrape settings (from a `ScrapeConfig`).
+pub struct ScrapeSettings {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Exposed labels win over target labels (no `exported_` renaming).
+    pub honor_labels: bool,
+    /// Use timestamps the target exposes (otherwise the scrape time).
+    pub honor_timestamps: bool,
+    /// More samples than this fail the scrape (0: no limit).
+    pub sample_limit: usize,
+    /// Applied to every scraped series after the target labels.
+    pub metric_relabel: Option<andon_series::relabel::Relabeler>,
+    /// Identity of the settings: targets with a changed config restart.
+    pub key: String,
+}
+
+impl std::fmt::Debug for ScrapeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key)
+    }
 }
 
 /// The last scrape's outcome.
@@ -61,12 +102,17 @@ pub(crate) struct Manager {
     pools: Mutex<HashMap<String, Vec<Running>>>,
     /// Scrape loops run here even when targets change from another thread.
     handle: tokio::runtime::Handle,
+    senders: Arc<[Arc<crate::remote::Sender>]>,
     /// Metric metadata from the latest scrapes: name → (type, help, unit).
     pub(crate) metadata: Metadata,
 }
 
 impl Manager {
-    pub(crate) fn new(db: Arc<Tsdb>, opts: &Options) -> Self {
+    pub(crate) fn new(
+        db: Arc<Tsdb>,
+        opts: &Options,
+        senders: Arc<[Arc<crate::remote::Sender>]>,
+    ) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
         Manager {
             db,
@@ -76,6 +122,7 @@ impl Manager {
             client,
             pools: Mutex::new(HashMap::new()),
             handle: tokio::runtime::Handle::current(),
+            senders,
             metadata: Arc::default(),
         }
     }
@@ -104,13 +151,22 @@ impl Manager {
         let status =
             Arc::new(Mutex::new(TargetStatus { health: "unknown", ..TargetStatus::default() }));
         let (stop, stop_rx) = watch::channel(false);
+        let defaults = ScrapeSettings {
+            interval: self.interval,
+            timeout: self.timeout,
+            honor_labels: false,
+            honor_timestamps: true,
+            sample_limit: self.sample_limit,
+            metric_relabel: None,
+            key: String::new(),
+        };
+        let settings = target.settings.clone().unwrap_or_else(|| Arc::new(defaults));
         let lp = Loop {
             db: self.db.clone(),
             client: self.client.clone(),
             target: target.clone(),
-            interval: self.interval,
-            timeout: self.timeout,
-            sample_limit: self.sample_limit,
+            settings,
+            senders: self.senders.clone(),
             status: status.clone(),
             metadata: self.metadata.clone(),
             last_series: HashSet::new(),
@@ -148,9 +204,8 @@ struct Loop {
     db: Arc<Tsdb>,
     client: Client<HttpConnector, Empty<Bytes>>,
     target: Target,
-    interval: Duration,
-    timeout: Duration,
-    sample_limit: usize,
+    settings: Arc<ScrapeSettings>,
+    senders: Arc<[Arc<crate::remote::Sender>]>,
     status: Arc<Mutex<TargetStatus>>,
     metadata: Metadata,
     last_series: HashSet<Labels>,
@@ -162,12 +217,13 @@ const ACCEPT: &str =
 impl Loop {
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
         // Spread targets over the interval, as Prometheus does, by a stable offset.
-        let offset = self.target.labels.fingerprint() % (self.interval.as_millis().max(1) as u64);
+        let offset =
+            self.target.labels.fingerprint() % (self.settings.interval.as_millis().max(1) as u64);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(offset)) => {}
             _ = stop.changed() => return self.go_stale(),
         }
-        let mut tick = tokio::time::interval(self.interval);
+        let mut tick = tokio::time::interval(self.settings.interval.max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -182,7 +238,7 @@ impl Loop {
             .header("accept", ACCEPT)
             .header(
                 "x-prometheus-scrape-timeout-seconds",
-                format!("{}", self.timeout.as_secs_f64()),
+                format!("{}", self.settings.timeout.as_secs_f64()),
             )
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
@@ -200,9 +256,12 @@ impl Loop {
             let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
             Ok((ct, body.to_vec()))
         };
-        match tokio::time::timeout(self.timeout, fut).await {
+        match tokio::time::timeout(self.settings.timeout, fut).await {
             Ok(r) => r,
-            Err(_) => Err(format!("context deadline exceeded (scrape timeout {:?})", self.timeout)),
+            Err(_) => Err(format!(
+                "context deadline exceeded (scrape timeout {:?})",
+                self.settings.timeout
+            )),
         }
     }
 
@@ -218,14 +277,10 @@ impl Loop {
         };
         let scraped = samples.len();
         let current: HashSet<Labels> = samples.iter().map(|(l, _, _)| l.clone()).collect();
-        let mut app = self.db.appender();
-        let mut ok = true;
-        for (l, t, v) in &samples {
-            ok &= app.append(l, *t, *v).is_ok();
-        }
+        let mut all = samples;
         // Series the target stopped exposing (or all of them when the scrape failed).
         for gone in self.last_series.difference(&current) {
-            ok &= app.append(gone, ts, stale_nan()).is_ok();
+            all.push((gone.clone(), ts, stale_nan()));
         }
         let up = if err.is_none() { 1.0 } else { 0.0 };
         for (name, v) in [
@@ -233,11 +288,22 @@ impl Loop {
             ("scrape_duration_seconds", duration.as_secs_f64()),
             ("scrape_samples_scraped", scraped as f64),
         ] {
-            ok &= app.append(&self.target.labels.with("__name__", name), ts, v).is_ok();
+            all.push((self.target.labels.with("__name__", name), ts, v));
         }
-        let committed = app.commit();
-        if let Err(e) = &committed {
-            tracing::warn!(target = %self.target.url, error = %e, "storing a scrape failed");
+        let mut app = self.db.appender();
+        let mut ok = true;
+        for (l, t, v) in &all {
+            ok &= app.append(l, *t, *v).is_ok();
+        }
+        match app.commit() {
+            Ok(_) => {
+                for sender in self.senders.iter() {
+                    sender.enqueue(&all);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target = %self.target.url, error = %e, "storing a scrape failed")
+            }
         }
         if !ok {
             tracing::debug!(target = %self.target.url, "some scraped samples were rejected");
@@ -272,13 +338,24 @@ impl Loop {
                     ),
                 )),
                 Entry::Sample(s) => {
-                    if self.sample_limit > 0 && out.len() >= self.sample_limit {
-                        return Err(format!(
-                            "sample_limit exceeded: more than {} samples",
-                            self.sample_limit
-                        ));
+                    let limit = self.settings.sample_limit;
+                    if limit > 0 && out.len() >= limit {
+                        return Err(format!("sample_limit exceeded: more than {limit} samples"));
                     }
-                    out.push((self.target_labels(s.labels), s.timestamp_ms.unwrap_or(ts), s.value));
+                    let labels = self.target_labels(s.labels);
+                    let labels = match &self.settings.metric_relabel {
+                        Some(r) => match r.apply(&labels) {
+                            Some(l) => l,
+                            None => continue,
+                        },
+                        None => labels,
+                    };
+                    let t = if self.settings.honor_timestamps {
+                        s.timestamp_ms.unwrap_or(ts)
+                    } else {
+                        ts
+                    };
+                    out.push((labels, t, s.value));
                 }
             }
         }
@@ -288,10 +365,14 @@ impl Loop {
         Ok(out)
     }
 
-    /// Adds the target's labels; exposed labels that clash become `exported_<name>`.
+    /// Adds the target's labels; exposed labels that clash become
+    /// `exported_<name>`, or win with `honor_labels`.
     fn target_labels(&self, exposed: Labels) -> Labels {
         let mut l = exposed;
         for t in self.target.labels.iter() {
+            if self.settings.honor_labels && l.has(&t.name) {
+                continue;
+            }
             if let Some(v) = l.get(&t.name).map(str::to_string) {
                 if v == t.value {
                     continue;

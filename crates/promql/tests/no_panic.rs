@@ -1,3 +1,5 @@
+//! Property test: evaluating any parsed expression over arbitrary data never
+//! panics; it returns a value or an error.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -5,8 +7,6 @@
     clippy::print_stdout,
     clippy::print_stderr
 )]
-//! Property test: evaluating any parsed expression over arbitrary data never
-//! panics; it returns a value or an error.
 
 use andon_promql::{Options, instant_query, parse, range_query};
 use andon_series::{Labels, MemStorage, stale_nan};

@@ -1,3 +1,5 @@
+//! Runs Prometheus's PromQL acceptance files (v3.8.0) in place and reports
+//! per-file counts. The core float files must pass completely.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -5,8 +7,6 @@
     clippy::print_stdout,
     clippy::print_stderr
 )]
-//! Runs Prometheus's PromQL acceptance files (v3.8.0) in place and reports
-//! per-file counts. The core float files must pass completely.
 
 use std::path::PathBuf;
 

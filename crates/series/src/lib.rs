@@ -7,10 +7,12 @@
 pub mod labels;
 pub mod matcher;
 pub mod mem;
+pub mod relabel;
 
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use mem::MemStorage;
+pub use relabel::{RelabelConfig, Relabeler};
 
 /// The bit pattern Prometheus writes for a staleness marker. It is a NaN, but
 /// one that is told apart from every NaN a computation produces.

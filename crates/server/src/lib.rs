@@ -8,6 +8,7 @@ mod logs;
 mod metrics;
 mod runtime;
 mod ui;
+mod ui_metrics;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,6 +62,7 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) runtime: runtime::Runtime,
+    pub(crate) engine: Arc<andon_metrics::Engine>,
 }
 
 /// A started server.
@@ -98,13 +100,10 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .map_err(|e| ServerError::Metrics(e.0))?;
     engine.set_targets(
         "andon",
-        vec![andon_metrics::Target {
-            url: format!("http://{addr}/metrics"),
-            labels: andon_series::Labels::from_pairs(&[
-                ("job", "andon"),
-                ("instance", &addr.to_string()),
-            ]),
-        }],
+        vec![andon_metrics::Target::new(
+            format!("http://{addr}/metrics"),
+            andon_series::Labels::from_pairs(&[("job", "andon"), ("instance", &addr.to_string())]),
+        )],
     );
     let runtime = runtime::Runtime::start(
         store.clone(),
@@ -119,6 +118,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         metrics: Arc::new(metrics::Metrics::new()),
         shutdown: shutdown_rx.clone(),
         runtime: runtime.clone(),
+        engine: engine.clone(),
     };
     let app = router(state, config.request_timeout).merge(engine.routes());
     let mut stop = shutdown_rx;
@@ -153,7 +153,9 @@ fn router(state: AppState, timeout: Duration) -> Router {
         .with_state(state)
 }
 
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
+/// Takes the data dir's lock (one andon process per data dir); held until
+/// the returned file is dropped.
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
     let path = dir.join("andon.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 #[derive(Clone)]
 pub(crate) struct Runtime {
     pub(crate) router: Router,
+    metrics: Arc<andon_metrics::Engine>,
     pub(crate) supervisor: Arc<Supervisor>,
     /// Why a service has no address, when its port could not be served.
     route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
@@ -34,15 +35,17 @@ impl andon_supervisor::EndpointSink for Endpoints {
     fn set_endpoints(&self, service: &ObjectRef, endpoints: Vec<andon_supervisor::Endpoint>) {
         let targets = endpoints
             .iter()
-            .map(|e| andon_metrics::Target {
-                url: format!("http://{}/metrics", e.addr),
-                labels: andon_series::Labels::from_pairs(&[
-                    ("job", service.name.as_str()),
-                    ("namespace", service.namespace.as_str()),
-                    ("instance", &e.addr.to_string()),
-                    ("replica", &e.instance.to_string()),
-                    ("revision", e.revision.as_str()),
-                ]),
+            .map(|e| {
+                andon_metrics::Target::new(
+                    format!("http://{}/metrics", e.addr),
+                    andon_series::Labels::from_pairs(&[
+                        ("job", service.name.as_str()),
+                        ("namespace", service.namespace.as_str()),
+                        ("instance", &e.addr.to_string()),
+                        ("replica", &e.instance.to_string()),
+                        ("revision", e.revision.as_str()),
+                    ]),
+                )
             })
             .collect();
         self.metrics
@@ -73,9 +76,9 @@ impl Runtime {
             path_prepend,
             reaper,
         };
-        let sink = Arc::new(Endpoints { router: router.clone(), metrics });
+        let sink = Arc::new(Endpoints { router: router.clone(), metrics: metrics.clone() });
         let supervisor = Arc::new(Supervisor::new(config, sink, tx));
-        let rt = Runtime { router, supervisor, route_errors: Arc::default() };
+        let rt = Runtime { router, metrics, supervisor, route_errors: Arc::default() };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
         let from = store.last_seq();
         rt.sync_all(&store).await;
@@ -84,10 +87,16 @@ impl Runtime {
     }
 
     async fn sync_all(&self, store: &Store) {
+        for kind in ["ScrapeConfig", "Service"] {
+            self.sync_kind(store, kind).await;
+        }
+    }
+
+    async fn sync_kind(&self, store: &Store, kind: &str) {
         let mut after: Option<(String, String)> = None;
         loop {
             let page = match store
-                .list("Service", None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 500)
+                .list(kind, None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 500)
                 .await
             {
                 Ok(p) => p,
@@ -106,9 +115,34 @@ impl Runtime {
         }
     }
 
+    /// Scrapes the targets of one stored ScrapeConfig (or stops, when `o` is gone).
+    fn scrape(&self, key: &ObjectRef, o: Option<&StoredObject>) {
+        let pool = format!("scrapeconfig/{}/{}", key.namespace, key.name);
+        let spec = o.and_then(|o| {
+            let doc = o.to_document(andon_spec::API_VERSION);
+            match andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None) {
+                Ok(ms) => match ms.into_iter().next().map(|m| m.spec) {
+                    Some(Spec::ScrapeConfig(s)) => Some(*s),
+                    _ => None,
+                },
+                Err(d) => {
+                    tracing::error!(scrape_config = %key, problems = ?d, "stored scrape config does not read back");
+                    None
+                }
+            }
+        });
+        if let Err(e) = self.metrics.set_scrape_config(&pool, &key.name, spec.as_ref()) {
+            tracing::error!(scrape_config = %key, error = %e, "scrape config not applied");
+        }
+    }
+
     /// Routes and supervises one stored Service.
     async fn run(&self, store: &Store, o: &StoredObject) {
         let key = o.object_ref();
+        if key.kind == "ScrapeConfig" {
+            self.scrape(&key, Some(o));
+            return;
+        }
         let doc = o.to_document(andon_spec::API_VERSION);
         let spec = match andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None) {
             Ok(ms) => match ms.into_iter().next().map(|m| m.spec) {
@@ -195,13 +229,18 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
         }
         for e in &events {
             after = e.seq;
-            if !e.kind.starts_with("resource.") || !e.subject.starts_with("Service/") {
+            if !e.kind.starts_with("resource.") {
                 continue;
             }
-            let Some((ns, name)) = e.subject["Service/".len()..].split_once('/') else { continue };
-            let key = ObjectRef::new("Service", ns, name);
+            let Some((kind, rest)) = e.subject.split_once('/') else { continue };
+            if kind != "Service" && kind != "ScrapeConfig" {
+                continue;
+            }
+            let Some((ns, name)) = rest.split_once('/') else { continue };
+            let key = ObjectRef::new(kind, ns, name);
             match store.get(&key).await {
                 Ok(Some(o)) => rt.run(&store, &o).await,
+                Ok(None) if kind == "ScrapeConfig" => rt.scrape(&key, None),
                 Ok(None) => rt.stop(&key).await,
                 Err(err) => {
                     tracing::warn!(error = %err, service = %key, "runtime: cannot read service")

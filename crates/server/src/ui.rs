@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(overview))
         .route("/ui/events", get(journal))
+        .route("/ui/metrics", get(crate::ui_metrics::page))
         .route(
             "/ui/app.js",
             get(|| async {
@@ -56,7 +57,7 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-fn layout(title: &str, active: &str, body: &str) -> Html<String> {
+pub(crate) fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     let mut nav = String::new();
     let mut item = |href: &str, label: &str, key: &str| {
         let class = if key == active { " class=\"active\"" } else { "" };
@@ -66,6 +67,7 @@ fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     for k in KINDS {
         item(&format!("/ui/{}", k.plural), &format!("{}s", k.kind), k.plural);
     }
+    item("/ui/metrics", "Metrics", "metrics");
     item("/ui/events", "Events", "events");
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -247,7 +249,12 @@ async fn resource_page(
             .join(", ")
     });
     let age = human_age(o.created_at.until(s.clock.now()).max(Duration::ZERO));
-    let runtime = if kind.kind == "Service" { service_sections(&s, &r, &o) } else { String::new() };
+    let runtime = if kind.kind == "Service" {
+        let signals = crate::ui_metrics::golden_signals(&s, &ns, &name).await;
+        format!("{}{signals}", service_sections(&s, &r, &o))
+    } else {
+        String::new()
+    };
     let body = format!(
         "<h1>{} {}/{}</h1>{runtime}<h2>Resource</h2><dl><dt>UID</dt><dd>{}</dd><dt>Generation</dt><dd>{}</dd><dt>Resource version</dt><dd>{}</dd>\
          <dt>Created</dt><dd>{} ({age} ago)</dd><dt>Labels</dt><dd>{}</dd></dl>\

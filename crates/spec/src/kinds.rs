@@ -18,8 +18,15 @@ pub const ENVIRONMENT: KindInfo = KindInfo {
     short: &["env"],
 };
 
+pub const SCRAPE_CONFIG: KindInfo = KindInfo {
+    kind: "ScrapeConfig",
+    plural: "scrapeconfigs",
+    singular: "scrapeconfig",
+    short: &["scfg"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
-pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT];
+pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT, SCRAPE_CONFIG];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).
 pub fn lookup(name: &str) -> Option<&'static KindInfo> {

@@ -12,6 +12,7 @@ pub mod lint;
 pub mod names;
 pub mod quantity;
 pub mod resource;
+pub mod scrape;
 pub mod service;
 pub mod yaml;
 pub mod yaml_out;

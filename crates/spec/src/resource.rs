@@ -12,6 +12,7 @@ use crate::diag::{Diagnostic, Pos, did_you_mean};
 use crate::environment::{self, EnvironmentSpec};
 use crate::kinds::{self, KINDS, KindInfo};
 use crate::names::{check_dns1123_label, check_label_key, check_label_value};
+use crate::scrape::{self, ScrapeConfigSpec};
 use crate::service::{self, ServiceSpec};
 use crate::yaml::{self, Node, Value};
 
@@ -23,6 +24,7 @@ pub const API_VERSION: &str = "andon.dev/v1";
 pub enum Spec {
     Service(Box<ServiceSpec>),
     Environment(EnvironmentSpec),
+    ScrapeConfig(Box<ScrapeConfigSpec>),
 }
 
 /// The user-settable part of `metadata`.
@@ -219,6 +221,10 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
             .require(ctx, "spec")
             .and_then(|n| service::decode(ctx, n, "spec"))
             .map(|s| Spec::Service(Box::new(s))),
+        Some(k) if k.kind == "ScrapeConfig" => o
+            .require(ctx, "spec")
+            .and_then(|n| scrape::decode(ctx, n, "spec"))
+            .map(|s| Spec::ScrapeConfig(Box::new(s))),
         Some(_) => match o.opt("spec") {
             Some(n) => environment::decode(ctx, n, "spec").map(Spec::Environment),
             None => Some(Spec::Environment(EnvironmentSpec::default())),
