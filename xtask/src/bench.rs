@@ -22,7 +22,12 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
     if all || which.contains(&"journal") {
         rt.block_on(journal())?;
     }
-    if all || which.contains(&"http") || which.contains(&"startup") || which.contains(&"router") {
+    if all
+        || which.contains(&"http")
+        || which.contains(&"startup")
+        || which.contains(&"router")
+        || which.contains(&"tsdb")
+    {
         let bin = build_release()?;
         if all || which.contains(&"router") {
             rt.block_on(router(&bin))?;
@@ -32,6 +37,9 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         }
         if all || which.contains(&"startup") {
             rt.block_on(startup(&bin))?;
+        }
+        if all || which.contains(&"tsdb") {
+            rt.block_on(crate::bench_tsdb::tsdb(&bin))?;
         }
     }
     Ok(())
@@ -170,11 +178,11 @@ fn build_release() -> anyhow::Result<PathBuf> {
     Ok(root.join("target/release/andon"))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -323,7 +331,7 @@ async fn http(bin: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
@@ -569,4 +577,18 @@ async fn router(bin: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `YYYY_MM` of a Unix-ms time in UTC (VictoriaMetrics' partition names).
+pub(crate) fn utc_month(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}_{m:02}")
 }

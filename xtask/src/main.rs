@@ -1,7 +1,8 @@
-//! andon's development tasks: `cargo xtask bench <journal|http|startup|all>`. The
+//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|all>`. The
 //! code-base invariants (layering, file headers) live in `tidy` and run as tests.
 
 mod bench;
+mod bench_tsdb;
 mod tidy;
 
 fn main() -> anyhow::Result<()> {
@@ -16,7 +17,9 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         _ => {
-            anyhow::bail!("usage: cargo xtask bench [journal|http|startup|all] | cargo xtask tidy")
+            anyhow::bail!(
+                "usage: cargo xtask bench [journal|http|startup|router|tsdb|all] | cargo xtask tidy"
+            )
         }
     }
 }

@@ -114,7 +114,10 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
     let (status, e) = api(&a, &format!("/prometheus/api/v1/query?query={}", enc("sum(up"))).await;
     assert_eq!(status, 400);
     assert_eq!(e["errorType"], "bad_data");
-    assert!(e["error"].as_str().unwrap().contains("unclosed left parenthesis"), "{e}");
+    assert_eq!(
+        e["error"], "invalid parameter \"query\": 1:4: parse error: unclosed left parenthesis",
+        "{e}"
+    );
     let o = a.cli(&["promql", "query", "sum(up"]);
     assert_eq!(o.status.code(), Some(2));
 
@@ -160,6 +163,7 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
         html.contains("id=\"query-error\"") && html.contains("unclosed left parenthesis"),
         "{html}"
     );
+    assert!(html.contains("<pre class=\"error-at\" id=\"error-at\">sum(up\n   ^</pre>"), "{html}");
     let html = page("/ui/services/default/shop".to_string()).await;
     for signal in ["Golden signals", "Request rate", "Error ratio", "Latency p50", "Latency p99"] {
         assert!(html.contains(signal), "{signal} missing: {html}");

@@ -33,6 +33,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(engine: E) -> Router<S> {
         .route("/prometheus/api/v1/targets", get(targets))
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/format_query", get(format_query).post(format_query))
+        .route("/prometheus/api/v1/admin/tsdb/flush", axum::routing::post(flush))
         .route(
             "/prometheus/api/v1/write",
             axum::routing::post(remote_write).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
@@ -450,4 +451,16 @@ async fn remote_write(State(e): State<E>, body: Bytes) -> Response {
         Ok(Err(m)) => (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response(),
         Err(err) => err.into_response(),
     }
+}
+
+/// Persists everything in memory as blocks (for backups and measurements);
+/// afterwards samples older than the newest persisted one are refused.
+async fn flush(State(e): State<E>) -> Result<Response, ApiError> {
+    let db = e.db.clone();
+    let blocks = blocking(move || db.flush()).await?.map_err(|err| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal",
+        message: err.to_string(),
+    })?;
+    Ok(success(json!({"blocks": blocks}), &[], &[]))
 }

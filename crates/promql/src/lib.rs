@@ -14,6 +14,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod position;
 pub mod promqltest;
 pub mod value;
 
@@ -70,11 +71,24 @@ pub fn series_selector(input: &str) -> Result<Vec<Vec<andon_series::Matcher>>, Q
     }
 }
 
-/// Parses an expression.
+/// Parses an expression. Errors read like Prometheus's,
+/// `LINE:COL: parse error: MESSAGE`, with the position when it can be found.
 pub fn parse(input: &str) -> Result<Expr, QueryError> {
-    let input = byte_escapes_as_chars(input);
-    promql_parser::parser::parse(&input)
-        .map_err(|m| QueryError { kind: ErrorKind::Parse, message: m })
+    let normalized = byte_escapes_as_chars(input);
+    promql_parser::parser::parse(&normalized).map_err(|m| {
+        let message = match position::locate(input, &m) {
+            Some((line, col)) => format!("{line}:{col}: parse error: {m}"),
+            None => format!("parse error: {m}"),
+        };
+        QueryError { kind: ErrorKind::Parse, message }
+    })
+}
+
+/// The 1-based line and column a parse error's message starts with.
+pub fn error_position(message: &str) -> Option<(usize, usize)> {
+    let (pos, _) = message.split_once(": parse error:")?;
+    let (l, c) = pos.split_once(':')?;
+    Some((l.parse().ok()?, c.parse().ok()?))
 }
 
 /// In PromQL strings `\xHH` is a byte, as in Go: `"\xc3\xa9"` is `é` and a

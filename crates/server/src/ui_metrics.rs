@@ -90,9 +90,7 @@ pub(crate) async fn page(State(s): State<AppState>, Query(q): Query<MetricsQuery
         return layout("Metrics", "metrics", &body);
     }
     match run_instant(&s, q.expr.clone()).await {
-        Err(e) => {
-            let _ = write!(body, "<p class=\"error\" id=\"query-error\">{}</p>", esc(&e.message));
-        }
+        Err(e) => body.push_str(&error_box(&q.expr, &e.message)),
         Ok(v) => {
             body.push_str("<h2>Now</h2>");
             body.push_str(&value_table(&v));
@@ -111,6 +109,19 @@ pub(crate) async fn page(State(s): State<AppState>, Query(q): Query<MetricsQuery
         }
     }
     layout("Metrics", "metrics", &body)
+}
+
+/// The error, and for a parse error the expression's line with a caret under
+/// the position.
+fn error_box(expr: &str, message: &str) -> String {
+    let mut out = format!("<p class=\"error\" id=\"query-error\">{}</p>", esc(message));
+    if let Some((line, col)) = andon_promql::error_position(message)
+        && let Some(text) = expr.lines().nth(line.saturating_sub(1))
+    {
+        let caret = format!("{}^", " ".repeat(col.saturating_sub(1)));
+        let _ = write!(out, "<pre class=\"error-at\" id=\"error-at\">{}\n{caret}</pre>", esc(text));
+    }
+    out
 }
 
 fn urlenc(s: &str) -> String {
