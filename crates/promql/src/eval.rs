@@ -214,7 +214,7 @@ pub(crate) struct Evaluator<'a> {
     fetch_min: i64,
     fetch_max: i64,
     deadline: Instant,
-    series: RefCell<HashMap<usize, Rc<Vec<Series>>>>,
+    series: RefCell<HashMap<usize, Rc<Selected>>>,
     subqueries: RefCell<HashMap<(usize, i64), Rc<Vector>>>,
     warnings: RefCell<BTreeSet<String>>,
     infos: RefCell<BTreeSet<String>>,
@@ -332,7 +332,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The series a selector reads, fetched once per query.
-    fn selected(&self, vs: &VectorSelector) -> Result<Rc<Vec<Series>>, QueryError> {
+    fn selected(&self, vs: &VectorSelector) -> Result<Rc<Selected>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(s) = self.series.borrow().get(&key) {
             return Ok(s.clone());
@@ -350,7 +350,9 @@ impl<'a> Evaluator<'a> {
             all.sort_by(|a, b| a.labels.cmp(&b.labels));
             all.dedup_by(|a, b| a.labels == b.labels);
         }
-        let rc = Rc::new(all);
+        let has_stale = all.iter().map(|s| s.samples.iter().any(|p| is_stale_nan(p.v))).collect();
+        let cursors = RefCell::new(vec![(0, 0); all.len()]);
+        let rc = Rc::new(Selected { series: all, has_stale, cursors });
         self.series.borrow_mut().insert(key, rc.clone());
         Ok(rc)
     }
@@ -371,12 +373,14 @@ impl<'a> Evaluator<'a> {
         vs: &VectorSelector,
         t: i64,
     ) -> Result<Vec<(Labels, Point)>, QueryError> {
-        let series = self.selected(vs)?;
+        let sel = self.selected(vs)?;
         let reft = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
         let lo = reft - self.opts.lookback_delta_ms;
         let mut out = Vec::new();
-        for s in series.iter() {
-            let i = s.samples.partition_point(|p| p.t <= reft);
+        let mut cursors = sel.cursors.borrow_mut();
+        for (s, cur) in sel.series.iter().zip(cursors.iter_mut()) {
+            let i = seek(&s.samples, cur.1, reft);
+            cur.1 = i;
             if i == 0 {
                 continue;
             }
@@ -398,13 +402,13 @@ impl<'a> Evaluator<'a> {
         t: i64,
     ) -> Result<(Matrix, i64, i64), QueryError> {
         let vs = &m.vs;
-        let series = self.selected(vs)?;
+        let sel = self.selected(vs)?;
         let reft = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
         let range = ms(&m.range);
         let lo = reft - range;
         let mut out = Vec::new();
         let mut total = 0usize;
-        for s in series.iter() {
+        for s in sel.series.iter() {
             let a = s.samples.partition_point(|p| p.t <= lo);
             let b = s.samples.partition_point(|p| p.t <= reft);
             if a >= b {
@@ -420,6 +424,50 @@ impl<'a> Evaluator<'a> {
         }
         self.check_samples(total)?;
         Ok((out, reft, range))
+    }
+
+    /// Calls `f` with each series' points in a range selector's window at `t`
+    /// (stale markers left out) without copying when there are none; returns
+    /// the range's end and length.
+    pub(crate) fn matrix_slices(
+        &self,
+        m: &MatrixSelector,
+        t: i64,
+        mut f: impl FnMut(&Labels, &[Point]) -> Result<(), QueryError>,
+    ) -> Result<(i64, i64), QueryError> {
+        let vs = &m.vs;
+        let sel = self.selected(vs)?;
+        let reft = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
+        let range = ms(&m.range);
+        let lo = reft - range;
+        let mut total = 0usize;
+        let mut scratch: Vec<Point> = Vec::new();
+        let mut cursors = sel.cursors.borrow_mut();
+        for ((s, cur), stale) in sel.series.iter().zip(cursors.iter_mut()).zip(&sel.has_stale) {
+            let a = seek(&s.samples, cur.0, lo);
+            let b = seek(&s.samples, cur.1.max(a), reft);
+            *cur = (a, b);
+            if a >= b {
+                continue;
+            }
+            let window = &s.samples[a..b];
+            let points = if *stale && window.iter().any(|p| is_stale_nan(p.v)) {
+                scratch.clear();
+                scratch.extend(window.iter().copied().filter(|p| !is_stale_nan(p.v)));
+                if scratch.is_empty() {
+                    continue;
+                }
+                &scratch[..]
+            } else {
+                window
+            };
+            total += points.len();
+            if total > self.opts.max_samples {
+                self.check_samples(total)?;
+            }
+            f(&s.labels, points)?;
+        }
+        Ok((reft, range))
     }
 
     /// A subquery at `t`: the inner expression at every multiple of the
@@ -508,6 +556,34 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>
         sets.push(m);
     }
     Ok(sets)
+}
+
+/// A selector's series, fetched once per query, with per-series read
+/// positions that make stepping forward through time cheap.
+pub(crate) struct Selected {
+    series: Vec<Series>,
+    /// Whether the series holds any stale marker (most hold none).
+    has_stale: Vec<bool>,
+    /// Last (window start, window end) indexes per series.
+    cursors: RefCell<Vec<(usize, usize)>>,
+}
+
+/// The index of the first sample after `bound`, searching forward from
+/// `hint` (evaluation steps move forward) or from scratch when the hint is
+/// past it.
+fn seek(samples: &[Point], hint: usize, bound: i64) -> usize {
+    let mut i = hint.min(samples.len());
+    if i > 0 && samples[i - 1].t > bound {
+        return samples.partition_point(|p| p.t <= bound);
+    }
+    let stop = (i + 8).min(samples.len());
+    while i < stop {
+        if samples[i].t > bound {
+            return i;
+        }
+        i += 1;
+    }
+    i + samples[i..].partition_point(|p| p.t <= bound)
 }
 
 fn convert_matchers(

@@ -238,42 +238,28 @@ pub(crate) fn eval_call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, Q
             scalars.push(ev.eval_scalar(a, t)?);
         }
     }
-    let (m, reft, range) = range_arg(ev, &c.args.args[mi], t)?;
-    match name {
-        "quantile_over_time" => {
-            let q = scalars.first().copied().unwrap_or(f64::NAN);
-            if !(0.0..=1.0).contains(&q) {
-                ev.warn(format!(
-                    "quantile value should be between 0 and 1, got {}",
-                    crate::format_float(q)
-                ));
-            }
-        }
-        "double_exponential_smoothing" | "holt_winters" => {
-            let sf = scalars.first().copied().unwrap_or(f64::NAN);
-            let tf = scalars.get(1).copied().unwrap_or(f64::NAN);
-            if !(sf > 0.0 && sf < 1.0) {
-                return Err(QueryError::exec(format!(
-                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
-                )));
-            }
-            if !(tf > 0.0 && tf < 1.0) {
-                return Err(QueryError::exec(format!(
-                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
-                )));
-            }
-        }
-        "rate" | "increase" | "irate" => {
-            if let Some(n) = m.first().and_then(|s| s.labels.metric_name())
-                && !["_total", "_sum", "_count", "_bucket"].iter().any(|suf| n.ends_with(suf))
-            {
-                ev.info(format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"));
-            }
-        }
-        _ => {}
-    }
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
-    let mut out = Vec::with_capacity(m.len());
+    let mut out = Vec::new();
+    if let Expr::MatrixSelector(ms) = unparen(&c.args.args[mi]) {
+        // Straight from the stored samples, no copies.
+        let mut first_name: Option<String> = None;
+        ev.matrix_slices(ms, t, |labels, points| {
+            if first_name.is_none() {
+                first_name = Some(labels.metric_name().unwrap_or("").to_string());
+            }
+            let reft = ev.at_time(&ms.vs.at, t) - crate::eval::offset_ms(&ms.vs.offset);
+            if let Some(v) = range_fn(name, points, t, reft, crate::eval::ms(&ms.range), &scalars)?
+            {
+                out.push(Sample { labels: labels.clone(), t, v, drop_name: !keep_name });
+            }
+            Ok(())
+        })?;
+        range_annotations(ev, name, &scalars, first_name.as_deref())?;
+        return Ok(Value::Vector(out));
+    }
+    let (m, reft, range) = range_arg(ev, &c.args.args[mi], t)?;
+    range_annotations(ev, name, &scalars, m.first().and_then(|s| s.labels.metric_name()))?;
+    out.reserve(m.len());
     for s in m {
         let v = match range_fn(name, &s.points, t, reft, range, &scalars)? {
             Some(v) => v,
@@ -952,6 +938,49 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Warnings and parameter checks of range-vector functions.
+fn range_annotations(
+    ev: &Evaluator<'_>,
+    name: &str,
+    scalars: &[f64],
+    metric: Option<&str>,
+) -> Result<(), QueryError> {
+    match name {
+        "quantile_over_time" => {
+            let q = scalars.first().copied().unwrap_or(f64::NAN);
+            if !(0.0..=1.0).contains(&q) {
+                ev.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    crate::format_float(q)
+                ));
+            }
+        }
+        "double_exponential_smoothing" | "holt_winters" => {
+            let sf = scalars.first().copied().unwrap_or(f64::NAN);
+            let tf = scalars.get(1).copied().unwrap_or(f64::NAN);
+            if !(sf > 0.0 && sf < 1.0) {
+                return Err(QueryError::exec(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                )));
+            }
+            if !(tf > 0.0 && tf < 1.0) {
+                return Err(QueryError::exec(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                )));
+            }
+        }
+        "rate" | "increase" | "irate" => {
+            if let Some(n) = metric
+                && !["_total", "_sum", "_count", "_bucket"].iter().any(|suf| n.ends_with(suf))
+            {
+                ev.info(format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! comparison Prometheus uses to sort series (names, then values, then length).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -23,13 +24,23 @@ impl Label {
 }
 
 /// A label set, sorted by name, without duplicate names or empty values.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+/// Cloning is cheap (the pairs are shared); changing a shared set copies it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Arc<[Label]>);
+
+static EMPTY: std::sync::LazyLock<Arc<[Label]>> =
+    std::sync::LazyLock::new(|| Arc::from(Vec::new()));
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels(EMPTY.clone())
+    }
+}
 
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     /// Builds a set from pairs in any order. Empty values are dropped; on a
@@ -45,7 +56,7 @@ impl Labels {
                 _ => out.push(l),
             }
         }
-        Self(out)
+        Self(out.into())
     }
 
     /// Builds a set from string pairs.
@@ -57,7 +68,7 @@ impl Labels {
     /// Callers that cannot promise this must use [`Labels::new`].
     pub fn from_sorted(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Self(labels)
+        Self(labels.into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -97,7 +108,7 @@ impl Labels {
     }
 
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 
     /// A copy with `name` set to `value` (removed when `value` is empty).
@@ -109,14 +120,28 @@ impl Labels {
 
     /// Sets `name` to `value` in place (removes it when `value` is empty).
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
+        let v = match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                let mut v = self.0.to_vec();
+                v.remove(i);
+                v
             }
-            Ok(i) => self.0[i].value = value.to_string(),
-            Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, Label::new(name, value)),
-        }
+            Ok(i) if self.0[i].value == value => return,
+            Ok(i) => {
+                let mut v = self.0.to_vec();
+                v[i].value = value.to_string();
+                v
+            }
+            Err(_) if value.is_empty() => return,
+            Err(i) => {
+                let mut v = Vec::with_capacity(self.0.len() + 1);
+                v.extend_from_slice(&self.0[..i]);
+                v.push(Label::new(name, value));
+                v.extend_from_slice(&self.0[i..]);
+                v
+            }
+        };
+        self.0 = v.into();
     }
 
     /// A copy without the metric name.
@@ -126,6 +151,9 @@ impl Labels {
 
     /// A copy without the given names.
     pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Labels {
+        if !self.0.iter().any(|l| names.iter().any(|n| n.as_ref() == l.name)) {
+            return self.clone();
+        }
         Labels(
             self.0
                 .iter()
@@ -137,6 +165,12 @@ impl Labels {
 
     /// A copy keeping only the given names.
     pub fn keep<S: AsRef<str>>(&self, names: &[S]) -> Labels {
+        if names.is_empty() {
+            return Labels::default();
+        }
+        if self.0.iter().all(|l| names.iter().any(|n| n.as_ref() == l.name)) {
+            return self.clone();
+        }
         Labels(
             self.0.iter().filter(|l| names.iter().any(|n| n.as_ref() == l.name)).cloned().collect(),
         )
@@ -152,7 +186,7 @@ impl Labels {
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }
         };
-        for l in &self.0 {
+        for l in self.0.iter() {
             eat(l.name.as_bytes());
             eat(&[0xff]);
             eat(l.value.as_bytes());
