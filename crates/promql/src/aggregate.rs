@@ -180,63 +180,22 @@ pub(crate) fn eval_aggregate(
         return Ok(Value::Vector(Vec::new()));
     }
 
-    let mut excluded: Vec<&str> = grouping.iter().map(String::as_str).collect();
-    if without {
-        excluded.push(METRIC_NAME);
-    }
-    // Groups are found by a hash of the grouping labels' values, checked
-    // against the group's labels, so no label set is built per sample.
-    let group_hash = |l: &Labels| -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |b: &[u8]| {
-            for x in b {
-                h ^= u64::from(*x);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-            h ^= 0xff;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        };
-        if without {
-            for x in l.iter().filter(|x| !excluded.contains(&x.name.as_str())) {
-                eat(x.name.as_bytes());
-                eat(x.value.as_bytes());
-            }
-        } else {
-            for n in &grouping {
-                eat(l.value(n).as_bytes());
-            }
-        }
-        h
-    };
-    let same_group = |l: &Labels, g: &Labels| -> bool {
-        if without {
-            l.iter().filter(|x| !excluded.contains(&x.name.as_str())).eq(g.iter())
-        } else {
-            grouping.iter().all(|n| l.value(n) == g.value(n))
-        }
-    };
+    let node = a as *const AggregateExpr as usize;
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut index: HashMap<usize, usize, crate::eval::IdHash> = HashMap::default();
     let mut by_labels: HashMap<Labels, usize> = HashMap::new();
     for s in input {
-        let (found, key, hash) = if op == "count_values" {
+        let (found, key) = if op == "count_values" {
             let mut key = key_of(&s.labels);
             key.set(&label_param, &crate::format_float(s.v));
-            (by_labels.get(&key).copied(), Some(key), 0)
+            (by_labels.get(&key).copied(), key)
         } else {
-            let h = group_hash(&s.labels);
-            let found = index.get(&h).and_then(|c| {
-                c.iter().copied().find(|&g| same_group(&s.labels, &groups[g].labels))
-            });
-            (found, None, h)
+            let key = ev.group_key(node, &s.labels, || key_of(&s.labels));
+            (index.get(&key.storage_id()).copied(), key)
         };
         let gi = match found {
             Some(i) => i,
             None => {
-                let key = match key {
-                    Some(k) => k,
-                    None => key_of(&s.labels),
-                };
                 let acc = match op {
                     "sum" => Acc::Sum { sum: 0.0, c: 0.0 },
                     "avg" => Acc::Avg(Mean::default()),
@@ -253,7 +212,7 @@ pub(crate) fn eval_aggregate(
                 if op == "count_values" {
                     by_labels.insert(key, groups.len() - 1);
                 } else {
-                    index.entry(hash).or_default().push(groups.len() - 1);
+                    index.insert(key.storage_id(), groups.len() - 1);
                 }
                 groups.len() - 1
             }

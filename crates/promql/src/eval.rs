@@ -88,7 +88,8 @@ pub fn range_query(
             )));
         }
     }
-    let ev = Evaluator::new(q, expr, start, end, opts);
+    let mut ev = Evaluator::new(q, expr, start, end, opts);
+    ev.schedule = Some((start, end, step));
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Matrix = Vec::new();
     let mut t = start;
@@ -217,6 +218,17 @@ pub(crate) struct Evaluator<'a> {
     series: RefCell<HashMap<usize, Rc<Selected>>>,
     subqueries: RefCell<HashMap<(usize, i64), Rc<Vector>>>,
     warnings: RefCell<BTreeSet<String>>,
+    /// Aggregation group keys per (aggregation node, input label set), and
+    /// one shared key per distinct group, so grouping a series costs two
+    /// integer lookups after the first step.
+    group_keys: RefCell<HashMap<(usize, usize), (Labels, Labels), IdHash>>,
+    interned_keys: RefCell<HashMap<(usize, Labels), Labels>>,
+    /// A range query's steps (start, end, step); `None` for an instant query.
+    pub(crate) schedule: Option<(i64, i64, i64)>,
+    /// Range-vector function results for every step, computed series by
+    /// series (cache-friendly) the first time a step asks: per call node,
+    /// per step, (series index, value).
+    batches: RefCell<HashMap<usize, Rc<Batch>>>,
     infos: RefCell<BTreeSet<String>>,
 }
 
@@ -237,6 +249,10 @@ impl<'a> Evaluator<'a> {
             series: RefCell::new(HashMap::new()),
             subqueries: RefCell::new(HashMap::new()),
             warnings: RefCell::new(BTreeSet::new()),
+            group_keys: RefCell::default(),
+            interned_keys: RefCell::default(),
+            schedule: None,
+            batches: RefCell::default(),
             infos: RefCell::new(BTreeSet::new()),
         }
     }
@@ -255,6 +271,27 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn info(&self, m: String) {
         self.infos.borrow_mut().insert(format!("PromQL info: {m}"));
+    }
+
+    /// The shared group key of `labels` under aggregation `node`.
+    pub(crate) fn group_key(
+        &self,
+        node: usize,
+        labels: &Labels,
+        make: impl FnOnce() -> Labels,
+    ) -> Labels {
+        let id = (node, labels.storage_id());
+        if let Some((held, key)) = self.group_keys.borrow().get(&id)
+            && held.storage_id() == labels.storage_id()
+        {
+            return key.clone();
+        }
+        let fresh = make();
+        let key =
+            self.interned_keys.borrow_mut().entry((node, fresh.clone())).or_insert(fresh).clone();
+        // Holding `labels` keeps its storage, so the id cannot be reused.
+        self.group_keys.borrow_mut().insert(id, (labels.clone(), key.clone()));
+        key
     }
 
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
@@ -470,6 +507,70 @@ impl<'a> Evaluator<'a> {
         Ok((reft, range))
     }
 
+    /// The batch of a range function over a range selector for the query's
+    /// steps, computing it on first use; `None` when `t` is not a step.
+    pub(crate) fn range_batch(
+        &self,
+        call: usize,
+        m: &MatrixSelector,
+        t: i64,
+        f: impl Fn(&[Point], i64, i64, i64) -> Result<Option<f64>, QueryError>,
+    ) -> Result<Option<(Rc<Batch>, usize)>, QueryError> {
+        let Some((start, end, step)) = self.schedule else { return Ok(None) };
+        if t < start || t > end || (t - start) % step != 0 {
+            return Ok(None);
+        }
+        let k = ((t - start) / step) as usize;
+        if let Some(b) = self.batches.borrow().get(&call) {
+            return Ok(Some((b.clone(), k)));
+        }
+        let vs = &m.vs;
+        let sel = self.selected(vs)?;
+        let steps = ((end - start) / step + 1) as usize;
+        if sel.series.len().saturating_mul(steps) > 50_000_000 {
+            return Ok(None);
+        }
+        let range = ms(&m.range);
+        let off = offset_ms(&vs.offset);
+        let mut per_step: Vec<Vec<(u32, f64)>> = vec![Vec::new(); steps];
+        let mut points_at: Vec<usize> = vec![0; steps];
+        let mut scratch: Vec<Point> = Vec::new();
+        for (si, (s, stale)) in sel.series.iter().zip(&sel.has_stale).enumerate() {
+            self.check_deadline()?;
+            let (mut a, mut b) = (0usize, 0usize);
+            for (kk, out) in per_step.iter_mut().enumerate() {
+                let ts = start + kk as i64 * step;
+                let reft = self.at_time(&vs.at, ts) - off;
+                a = seek(&s.samples, a, reft - range);
+                b = seek(&s.samples, b.max(a), reft);
+                if a >= b {
+                    continue;
+                }
+                let window = &s.samples[a..b];
+                let points = if *stale && window.iter().any(|p| is_stale_nan(p.v)) {
+                    scratch.clear();
+                    scratch.extend(window.iter().copied().filter(|p| !is_stale_nan(p.v)));
+                    if scratch.is_empty() {
+                        continue;
+                    }
+                    &scratch[..]
+                } else {
+                    window
+                };
+                points_at[kk] += points.len();
+                if let Some(v) = f(points, ts, reft, range)? {
+                    out.push((si as u32, v));
+                }
+            }
+        }
+        if let Some(max) = points_at.iter().max() {
+            self.check_samples(*max)?;
+        }
+        let b = Rc::new(Batch { selected: sel, per_step });
+        self.batches.borrow_mut().insert(call, b.clone());
+        Ok(Some((b, k)))
+    }
+
     /// A subquery at `t`: the inner expression at every multiple of the
     /// step in `(ref - range, ref]`.
     pub(crate) fn subquery_at(
@@ -556,6 +657,46 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>
         sets.push(m);
     }
     Ok(sets)
+}
+
+/// Hashes integer keys by mixing them (no SipHash for pointer-sized keys).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^ (x >> 33)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+/// Results of one range function for every step of a range query.
+pub(crate) struct Batch {
+    selected: Rc<Selected>,
+    per_step: Vec<Vec<(u32, f64)>>,
+}
+
+impl Batch {
+    /// Step `k`'s samples: label sets and values.
+    pub(crate) fn step(&self, k: usize) -> impl Iterator<Item = (&Labels, f64)> {
+        self.per_step
+            .get(k)
+            .into_iter()
+            .flatten()
+            .map(|(i, v)| (&self.selected.series[*i as usize].labels, *v))
+    }
 }
 
 /// A selector's series, fetched once per query, with per-series read

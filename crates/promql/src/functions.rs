@@ -241,6 +241,29 @@ pub(crate) fn eval_call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, Q
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     let mut out = Vec::new();
     if let Expr::MatrixSelector(ms) = unparen(&c.args.args[mi]) {
+        // In a range query with constant parameters, every step at once.
+        let constant = c
+            .args
+            .args
+            .iter()
+            .enumerate()
+            .all(|(i, a)| i == mi || matches!(unparen(a), Expr::NumberLiteral(_)));
+        if constant
+            && let Some((batch, k)) =
+                ev.range_batch(c as *const Call as usize, ms, t, |points, ts, reft, range| {
+                    range_fn(name, points, ts, reft, range, &scalars)
+                })?
+        {
+            let mut first: Option<&str> = None;
+            for (labels, v) in batch.step(k) {
+                if first.is_none() {
+                    first = labels.metric_name();
+                }
+                out.push(Sample { labels: labels.clone(), t, v, drop_name: !keep_name });
+            }
+            range_annotations(ev, name, &scalars, first)?;
+            return Ok(Value::Vector(out));
+        }
         // Straight from the stored samples, no copies.
         let mut first_name: Option<String> = None;
         ev.matrix_slices(ms, t, |labels, points| {

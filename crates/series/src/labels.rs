@@ -176,6 +176,13 @@ impl Labels {
         )
     }
 
+    /// Identity of this set's shared storage: equal for clones of one set,
+    /// different for sets built separately (even with equal contents). Only
+    /// meaningful while a clone is kept alive.
+    pub fn storage_id(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// A stable 64-bit fingerprint (FNV-1a over name, 0xff, value, 0xff...).
     /// Equal sets have equal fingerprints on every platform and version.
     pub fn fingerprint(&self) -> u64 {
