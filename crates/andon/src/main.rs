@@ -114,6 +114,11 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
             scrape_interval: Duration::from_secs(args.scrape_interval.max(1)),
             scrape_timeout: Duration::from_secs(args.scrape_interval.clamp(1, 10)),
             remote_write: args.remote_write_url.clone(),
+            query: andon_promql::Options {
+                max_samples: args.query_max_samples,
+                timeout: Duration::from_secs(args.query_timeout.max(1)),
+                ..andon_promql::Options::default()
+            },
             ..andon_metrics::Options::default()
         },
     };

@@ -340,3 +340,17 @@ async fn tsdb_import_backfills_blocks_the_server_serves() {
     .await;
     assert_eq!(v["data"]["result"][0]["value"][1], "600", "{v}");
 }
+
+#[tokio::test]
+async fn queries_over_their_limits_fail_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Andon::start_with(dir.path(), &["--scrape-interval", "1", "--query-max-samples", "5"]);
+    wait_query(&a, "up", "a first scrape", |r| r.len() == 1).await;
+    // andon's own metrics are far more than 5 series.
+    let (status, v) =
+        api(&a, &format!("/prometheus/api/v1/query?query={}", enc("{job=\"andon\"}"))).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["errorType"], "execution");
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains("too many samples") && msg.contains("limit: 5 samples"), "{msg}");
+}

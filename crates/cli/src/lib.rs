@@ -190,6 +190,12 @@ pub struct ServerArgs {
     /// Seconds between scrapes of every metrics target (services' instances, andon itself).
     #[arg(long, env = "ANDON_SCRAPE_INTERVAL", default_value_t = 15)]
     pub scrape_interval: u64,
+    /// Most samples a PromQL query may hold at one step; beyond it the query fails (422).
+    #[arg(long, env = "ANDON_QUERY_MAX_SAMPLES", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+    /// Seconds a PromQL query may run; beyond it the query fails (503).
+    #[arg(long, env = "ANDON_QUERY_TIMEOUT", default_value_t = 120)]
+    pub query_timeout: u64,
     /// Forward every stored sample to this Prometheus remote-write endpoint (repeatable;
     /// e.g. http://127.0.0.1:8428/api/v1/write for VictoriaMetrics).
     #[arg(long = "remote-write-url", env = "ANDON_REMOTE_WRITE_URL", value_delimiter = ',')]

@@ -97,6 +97,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Limits and defaults for PromQL queries.
+    pub fn query_options(&self) -> &andon_promql::Options {
+        &self.opts.query
+    }
+
     /// The storage, for queries and imports.
     pub fn db(&self) -> &Arc<Tsdb> {
         &self.db

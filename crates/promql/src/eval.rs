@@ -221,7 +221,7 @@ pub(crate) struct Evaluator<'a> {
     /// Aggregation group keys per (aggregation node, input label set), and
     /// one shared key per distinct group, so grouping a series costs two
     /// integer lookups after the first step.
-    group_keys: RefCell<HashMap<(usize, usize), (Labels, Labels), IdHash>>,
+    group_keys: RefCell<GroupKeys>,
     interned_keys: RefCell<HashMap<(usize, Labels), Labels>>,
     /// A range query's steps (start, end, step); `None` for an instant query.
     pub(crate) schedule: Option<(i64, i64, i64)>,
@@ -298,7 +298,10 @@ impl<'a> Evaluator<'a> {
         if Instant::now() > self.deadline {
             return Err(QueryError {
                 kind: ErrorKind::Timeout,
-                message: "query timed out in query execution".into(),
+                message: format!(
+                    "query timed out in query execution (limit: {:?})",
+                    self.opts.timeout
+                ),
             });
         }
         Ok(())
@@ -308,9 +311,10 @@ impl<'a> Evaluator<'a> {
         if n > self.opts.max_samples {
             return Err(QueryError {
                 kind: ErrorKind::TooManySamples,
-                message:
-                    "query processing would load too many samples into memory in query execution"
-                        .into(),
+                message: format!(
+                    "query processing would load too many samples into memory in query execution (limit: {} samples per step)",
+                    self.opts.max_samples
+                ),
             });
         }
         Ok(())
@@ -681,6 +685,10 @@ impl std::hash::Hasher for IdHasher {
 }
 
 pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+/// (aggregation node, input label storage) → (the input labels, held so
+/// the storage id stays unique, and the shared group key).
+type GroupKeys = HashMap<(usize, usize), (Labels, Labels), IdHash>;
 
 /// Results of one range function for every step of a range query.
 pub(crate) struct Batch {

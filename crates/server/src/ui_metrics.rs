@@ -33,7 +33,7 @@ async fn run_range(
 ) -> Result<Value, QueryError> {
     let parsed = andon_promql::parse(&expr)?;
     let db = s.engine.db().clone();
-    let opts = andon_promql::Options::default();
+    let opts = s.engine.query_options().clone();
     let end = andon_metrics::time::now_ms();
     let start = end - range_s * 1000;
     let step = (range_s * 1000 / points).max(1000);
@@ -48,7 +48,7 @@ async fn run_range(
 async fn run_instant(s: &AppState, expr: String) -> Result<Value, QueryError> {
     let parsed = andon_promql::parse(&expr)?;
     let db = s.engine.db().clone();
-    let opts = andon_promql::Options::default();
+    let opts = s.engine.query_options().clone();
     let t = andon_metrics::time::now_ms();
     tokio::task::spawn_blocking(move || andon_promql::instant_query(&*db, &parsed, t, &opts))
         .await
