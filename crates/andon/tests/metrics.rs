@@ -105,6 +105,15 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
     assert_eq!(m["data"]["http_requests_total"][0]["type"], "counter", "{m}");
     let (_, b) = api(&a, "/prometheus/api/v1/status/buildinfo").await;
     assert_eq!(b["status"], "success");
+    // What Grafana's Prometheus data source also asks for.
+    let (_, x) = api(&a, "/prometheus/api/v1/query_exemplars?query=up&start=0&end=1").await;
+    assert_eq!(x["data"], serde_json::json!([]));
+    let (_, r) = api(&a, "/prometheus/api/v1/rules").await;
+    assert_eq!(r["data"]["groups"], serde_json::json!([]));
+    let (_, ts) = api(&a, "/prometheus/api/v1/status/tsdb").await;
+    assert!(ts["data"]["headStats"]["numSeries"].as_u64().unwrap() > 10, "{ts}");
+    let (_, ri) = api(&a, "/prometheus/api/v1/status/runtimeinfo").await;
+    assert_eq!(ri["data"]["storageRetention"], "15d");
     let (_, fq) =
         api(&a, &format!("/prometheus/api/v1/format_query?query={}", enc("sum(rate(x[5m]))by(a)")))
             .await;

@@ -34,6 +34,13 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(engine: E) -> Router<S> {
         .route("/prometheus/api/v1/status/buildinfo", get(buildinfo))
         .route("/prometheus/api/v1/format_query", get(format_query).post(format_query))
         .route("/prometheus/api/v1/admin/tsdb/flush", axum::routing::post(flush))
+        .route("/prometheus/api/v1/query_exemplars", get(empty_list).post(empty_list))
+        .route("/prometheus/api/v1/rules", get(rules))
+        .route("/prometheus/api/v1/alerts", get(alerts))
+        .route("/prometheus/api/v1/status/config", get(status_config))
+        .route("/prometheus/api/v1/status/flags", get(status_flags))
+        .route("/prometheus/api/v1/status/runtimeinfo", get(runtime_info))
+        .route("/prometheus/api/v1/status/tsdb", get(tsdb_status))
         .route(
             "/prometheus/api/v1/write",
             axum::routing::post(remote_write).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
@@ -463,4 +470,84 @@ async fn flush(State(e): State<E>) -> Result<Response, ApiError> {
         message: err.to_string(),
     })?;
     Ok(success(json!({"blocks": blocks}), &[], &[]))
+}
+
+/// Exemplars are not stored: every exemplar query is answered with none.
+async fn empty_list() -> Response {
+    success(json!([]), &[], &[])
+}
+
+/// Rule groups (none until rules are loaded).
+async fn rules() -> Response {
+    success(json!({"groups": []}), &[], &[])
+}
+
+async fn alerts() -> Response {
+    success(json!({"alerts": []}), &[], &[])
+}
+
+/// The scrape settings in Prometheus's configuration shape.
+async fn status_config(State(e): State<E>) -> Response {
+    let yaml = format!(
+        "global:\n  scrape_interval: {}s\n  scrape_timeout: {}s\n  evaluation_interval: 1m\n",
+        e.opts.scrape_interval.as_secs(),
+        e.opts.scrape_timeout.as_secs()
+    );
+    success(json!({"yaml": yaml}), &[], &[])
+}
+
+async fn status_flags(State(e): State<E>) -> Response {
+    success(
+        json!({
+            "query.lookback-delta": format!("{}s", e.opts.query.lookback_delta_ms / 1000),
+            "query.max-samples": e.opts.query.max_samples.to_string(),
+            "query.timeout": format!("{}s", e.opts.query.timeout.as_secs()),
+            "storage.tsdb.retention.time": format!("{}s", e.opts.tsdb.retention.as_secs()),
+        }),
+        &[],
+        &[],
+    )
+}
+
+async fn runtime_info(State(e): State<E>) -> Response {
+    let st = e.db.stats();
+    success(
+        json!({
+            "startTime": format_rfc3339(e.started_ms),
+            "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            "reloadConfigSuccess": true,
+            "lastConfigTime": format_rfc3339(e.started_ms),
+            "corruptionCount": 0,
+            "goroutineCount": 0,
+            "GOMAXPROCS": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": format!("{}d", e.opts.tsdb.retention.as_secs() / 86_400),
+            "headSeries": st.series,
+        }),
+        &[],
+        &[],
+    )
+}
+
+/// Head statistics (Prometheus's shape; the per-name breakdowns are empty).
+async fn tsdb_status(State(e): State<E>) -> Response {
+    let st = e.db.stats();
+    success(
+        json!({
+            "headStats": {
+                "numSeries": st.series,
+                "numLabelPairs": 0,
+                "chunkCount": st.head_chunks,
+                "minTime": st.head_min_time.unwrap_or(0),
+                "maxTime": st.head_max_time.unwrap_or(0),
+            },
+            "seriesCountByMetricName": [],
+            "labelValueCountByLabelName": [],
+            "memoryInBytesByLabelName": [],
+            "seriesCountByLabelValuePair": [],
+        }),
+        &[],
+        &[],
+    )
 }

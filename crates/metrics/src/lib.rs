@@ -49,6 +49,7 @@ pub struct Engine {
     pub(crate) opts: Options,
     pub(crate) scrapes: scrape::Manager,
     pub(crate) senders: Arc<[Arc<remote::Sender>]>,
+    pub(crate) started_ms: i64,
     /// Per ScrapeConfig pool: discovered label sets its relabeling dropped.
     pub(crate) dropped:
         std::sync::Mutex<std::collections::HashMap<String, Vec<andon_series::Labels>>>,
@@ -80,6 +81,7 @@ impl Engine {
             senders,
             opts,
             dropped: Default::default(),
+            started_ms: time::now_ms(),
         });
         let weak = Arc::downgrade(&db);
         tokio::spawn(async move {
