@@ -346,7 +346,13 @@ impl Tsdb {
 
     /// A batch of samples to commit together.
     pub fn appender(&self) -> Appender<'_> {
-        Appender { db: self, series: Vec::new(), index: HashMap::new(), samples: Vec::new() }
+        Appender {
+            db: self,
+            series: Vec::new(),
+            index: HashMap::new(),
+            samples: Vec::new(),
+            last: None,
+        }
     }
 
     /// Metadata of every block, oldest first.
@@ -633,6 +639,8 @@ pub struct Appender<'a> {
     series: Vec<Labels>,
     index: HashMap<Labels, usize>,
     samples: Vec<(usize, i64, f64)>,
+    /// The storage id and index of the last appended series.
+    last: Option<(usize, usize)>,
 }
 
 impl Appender<'_> {
@@ -642,14 +650,20 @@ impl Appender<'_> {
         if labels.is_empty() {
             return Err(Error::InvalidSeries("a series needs at least one label".into()));
         }
-        let i = match self.index.get(labels) {
-            Some(&i) => i,
-            None => {
-                self.series.push(labels.clone());
-                self.index.insert(labels.clone(), self.series.len() - 1);
-                self.series.len() - 1
-            }
+        // Consecutive samples of one series (remote write sends them so)
+        // share the label set's storage: skip the lookup.
+        let i = match self.last {
+            Some((id, i)) if id == labels.storage_id() && self.series[i].storage_id() == id => i,
+            _ => match self.index.get(labels) {
+                Some(&i) => i,
+                None => {
+                    self.series.push(labels.clone());
+                    self.index.insert(labels.clone(), self.series.len() - 1);
+                    self.series.len() - 1
+                }
+            },
         };
+        self.last = Some((self.series[i].storage_id(), i));
         self.samples.push((i, t, v));
         Ok(())
     }

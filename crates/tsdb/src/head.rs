@@ -115,7 +115,7 @@ impl MemSeries {
                 continue;
             }
             if lo >= a && hi < b {
-                out.push(ChunkData { min_t: lo, max_t: hi, bytes: bytes.to_vec() });
+                out.push(ChunkData { min_t: lo, max_t: hi, bytes: chunk::packed(bytes) });
             } else {
                 let kept: Vec<Sample> =
                     decode_own(bytes).into_iter().filter(|s| s.t >= a && s.t < b).collect();

@@ -367,8 +367,84 @@ fn bytes_per_sample_on_disk_for_realistic_data() {
         data.len(),
         stats.block_chunks
     );
-    assert!(per_sample < 2.0, "{per_sample} bytes per sample");
+    assert!(per_sample < 1.05, "{per_sample} bytes per sample");
     drop(db);
     let db = Tsdb::open(dir.path(), o).unwrap();
     assert_eq!(dump(&db), before);
+}
+
+/// Deterministic noise, as in the `cargo xtask bench tsdb` load generator.
+fn mix(a: u64, b: u64) -> u64 {
+    let mut x = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xD1B5_4A32_D192_ED03);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 29)
+}
+
+/// The shape of the `cargo xtask bench tsdb` load: 95% counters
+/// `k * (3 + i % 7) + jitter(0..=2)` and 5% cumulative histogram buckets (11
+/// per histogram), one sample every 15 s for an hour (240 points).
+fn bench_shaped(series: usize, start: i64) -> Vec<(andon_series::Labels, Vec<(i64, f64)>)> {
+    const LE: [&str; 11] =
+        ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"];
+    let histograms = (series / 20) / LE.len();
+    let counters = series - histograms * LE.len();
+    let times = |f: &dyn Fn(u64) -> f64| -> Vec<(i64, f64)> {
+        (0..240u64).map(|k| (start + k as i64 * 15_000, f(k))).collect()
+    };
+    let mut out = Vec::with_capacity(series);
+    for i in 0..counters {
+        let l = lbl(&[
+            ("__name__", "bench_requests_total"),
+            ("job", &format!("job-{}", i % 20)),
+            ("instance", &format!("inst-{i}")),
+        ]);
+        let i = i as u64;
+        out.push((l, times(&|k| (k * (3 + mix(i, 1) % 7) + mix(i, k) % 3) as f64)));
+    }
+    for h in 0..histograms {
+        for (idx, le) in LE.iter().enumerate() {
+            let l = lbl(&[
+                ("__name__", "bench_latency_seconds_bucket"),
+                ("job", &format!("job-{}", h % 20)),
+                ("instance", &format!("inst-{h}")),
+                ("le", le),
+            ]);
+            let ordinal = (counters + h * LE.len() + idx) as u64;
+            let rate = (idx as u64 + 1) * (1 + mix(ordinal / LE.len() as u64, 7) % 3);
+            out.push((l, times(&|k| (k * rate) as f64)));
+        }
+    }
+    out
+}
+
+#[test]
+fn bytes_per_sample_on_disk_for_benchmark_shaped_data() {
+    let hours2 = 7_200_000;
+    let aligned = 1_700_006_400_000; // a multiple of 2 h
+    // The hour inside one block, and the hour straddling two blocks (chunks
+    // cut at the boundary, every series in both indexes).
+    for (start, blocks, limit) in
+        [(aligned + 600_000, 1, 0.7), (aligned + hours2 - 1_800_000, 2, 0.88)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options { retention: Duration::ZERO, ..Options::default() };
+        let db = Tsdb::open(dir.path(), o.clone()).unwrap();
+        let data = bench_shaped(2_000, start);
+        load(&db, &data);
+        let samples: usize = data.iter().map(|(_, s)| s.len()).sum();
+        let before = dump(&db);
+        assert_eq!(db.flush().unwrap(), blocks);
+        let bytes = db_size(dir.path());
+        let per_sample = bytes as f64 / samples as f64;
+        println!(
+            "benchmark-shaped, {blocks} block(s): {} series, {samples} samples, {bytes} bytes in blocks, {per_sample:.3} bytes/sample ({} chunks)",
+            data.len(),
+            db.stats().block_chunks
+        );
+        assert!(per_sample < limit, "{per_sample} bytes per sample");
+        drop(db);
+        let db = Tsdb::open(dir.path(), o).unwrap();
+        assert_eq!(dump(&db), before);
+    }
 }
