@@ -230,13 +230,21 @@ async fn scrape_configs_relabel_limit_and_report_bad_targets() {
     let big = exposition_server(
         "m 1\nm{a=\"1\"} 1\nm{a=\"2\"} 1\nm{a=\"3\"} 1\nm{a=\"4\"} 1\nm{a=\"5\"} 1\n",
     );
+    // Millions of series: cut by the body size the sample limit allows, never read whole.
+    let huge: &'static str = Box::leak(
+        (0..60_000)
+            .map(|i| format!("huge_series{{i=\"{i:08}\"}} {i}\n"))
+            .collect::<String>()
+            .into_boxed_str(),
+    );
+    let huge = exposition_server(huge);
     let dir = tempfile::tempdir().unwrap();
     let a = Andon::start_with(dir.path(), &["--scrape-interval", "1"]);
     let f = dir.path().join("scrape.yaml");
     std::fs::write(
         &f,
         format!(
-            "apiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: workers\nspec:\n  scrapeInterval: 1s\n  staticConfigs:\n  - targets: ['{good}', '{bad}']\n    labels: {{team: infra}}\n  relabelings:\n  - {{sourceLabels: [__address__], regex: '.*:(.*)', targetLabel: port}}\n  metricRelabelings:\n  - {{sourceLabels: [__name__], regex: debug_.*, action: drop}}\n---\napiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: big\nspec:\n  scrapeInterval: 1s\n  sampleLimit: 5\n  staticConfigs: [{{targets: ['{big}']}}]\n"
+            "apiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: workers\nspec:\n  scrapeInterval: 1s\n  staticConfigs:\n  - targets: ['{good}', '{bad}']\n    labels: {{team: infra}}\n  relabelings:\n  - {{sourceLabels: [__address__], regex: '.*:(.*)', targetLabel: port}}\n  metricRelabelings:\n  - {{sourceLabels: [__name__], regex: debug_.*, action: drop}}\n---\napiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: big\nspec:\n  scrapeInterval: 1s\n  sampleLimit: 5\n  staticConfigs: [{{targets: ['{big}', '{huge}']}}]\n"
         ),
     )
     .unwrap();
@@ -261,10 +269,14 @@ async fn scrape_configs_relabel_limit_and_report_bad_targets() {
         let (_, t) = api(&a, "/prometheus/api/v1/targets").await;
         let active = t["data"]["activeTargets"].as_array().unwrap().clone();
         let find = |addr: &str| active.iter().find(|x| x["labels"]["instance"] == addr).cloned();
-        if let (Some(g), Some(b), Some(big_t)) = (find(&good), find(&bad), find(&big))
+        if let (Some(g), Some(b), Some(big_t), Some(huge_t)) =
+            (find(&good), find(&bad), find(&big), find(&huge))
             && b["health"] == "down"
             && big_t["health"] == "down"
+            && huge_t["health"] == "down"
         {
+            let err = huge_t["lastError"].as_str().unwrap();
+            assert!(err.contains("the body is larger than 5 samples can be"), "{err}");
             assert_eq!(g["health"], "up", "{g}");
             let err = b["lastError"].as_str().unwrap();
             assert!(err.contains("line 2:"), "{err}");

@@ -211,6 +211,11 @@ struct Loop {
     last_series: HashSet<Labels>,
 }
 
+/// The largest scrape body read (512 MiB).
+const MAX_BODY: usize = 512 << 20;
+/// With a sample limit, the body may hold this many bytes per allowed sample.
+const BYTES_PER_SAMPLE_LIMIT: usize = 1024;
+
 const ACCEPT: &str =
     "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
 
@@ -253,8 +258,29 @@ impl Loop {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-            Ok((ct, body.to_vec()))
+            // Read at most what the sample limit can need, so a target
+            // exposing millions of series is cut before its body is in memory.
+            let limit = match self.settings.sample_limit {
+                0 => MAX_BODY,
+                n => n.saturating_mul(BYTES_PER_SAMPLE_LIMIT).clamp(1 << 20, MAX_BODY),
+            };
+            let mut body = resp.into_body();
+            let mut buf: Vec<u8> = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| e.to_string())?;
+                if let Some(data) = frame.data_ref() {
+                    if buf.len() + data.len() > limit {
+                        return Err(match self.settings.sample_limit {
+                            0 => format!("body size limit exceeded: more than {limit} bytes"),
+                            n => format!(
+                                "sample_limit exceeded: the body is larger than {n} samples can be ({limit} bytes)"
+                            ),
+                        });
+                    }
+                    buf.extend_from_slice(data);
+                }
+            }
+            Ok((ct, buf))
         };
         match tokio::time::timeout(self.settings.timeout, fut).await {
             Ok(r) => r,
