@@ -581,14 +581,6 @@ async fn router(bin: &Path) -> anyhow::Result<()> {
 
 /// `YYYY_MM` of a Unix-ms time in UTC (VictoriaMetrics' partition names).
 pub(crate) fn utc_month(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, _) = andon_core::time::civil_from_days(ms.div_euclid(86_400_000));
     format!("{y:04}_{m:02}")
 }

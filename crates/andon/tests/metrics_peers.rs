@@ -14,23 +14,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Andon, stdout};
-
-fn program(var: &str, default: &str, package: &str) -> Option<String> {
-    let p = std::env::var(var).unwrap_or_else(|_| default.to_owned());
-    if std::path::Path::new(&p).exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{p} is missing: scripts/setup installs {package}");
-    }
-    eprintln!("SKIPPED: {p} is not installed (run scripts/setup)");
-    None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{Andon, free_port, program, stdout};
 
 struct Kill(Child);
 

@@ -33,26 +33,11 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn program(var: &str, default: &str) -> Option<String> {
-    let p = std::env::var(var).unwrap_or_else(|_| default.to_owned());
-    if std::path::Path::new(&p).exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{p} is missing: scripts/setup installs chromium and chromium-driver");
-    }
-    eprintln!("SKIPPED browser test: {p} is not installed (run scripts/setup)");
-    None
-}
-
 impl Driver {
     async fn start() -> Option<Driver> {
-        let chromedriver = program("ANDON_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")?;
-        let chromium = program("ANDON_TEST_CHROMIUM", "/usr/bin/chromium")?;
+        let chromedriver =
+            program("ANDON_TEST_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver")?;
+        let chromium = program("ANDON_TEST_CHROMIUM", "/usr/bin/chromium", "chromium")?;
         let port = free_port();
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))

@@ -274,15 +274,7 @@ fn select_samples(op: &str, k: f64, mut samples: Vec<Sample>) -> Vec<Sample> {
             let k = if k >= n as f64 { n } else { k as usize };
             let desc = op == "topk";
             // NaN ranks last in both directions.
-            samples.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ => {
-                    let o = a.v.partial_cmp(&b.v).unwrap_or(std::cmp::Ordering::Equal);
-                    if desc { o.reverse() } else { o }
-                }
-            });
+            samples.sort_by(|a, b| crate::value::by_value_nan_last(a, b, desc));
             samples.truncate(k);
             samples
         }

@@ -455,11 +455,9 @@ impl<'a> Evaluator<'a> {
             if a >= b {
                 continue;
             }
-            let points: Vec<Point> =
-                s.samples[a..b].iter().copied().filter(|p| !is_stale_nan(p.v)).collect();
-            if points.is_empty() {
-                continue;
-            }
+            let mut scratch = Vec::new();
+            let Some(points) = live_points(&s.samples[a..b], true, &mut scratch) else { continue };
+            let points = points.to_vec();
             total += points.len();
             out.push(RangeSeries { labels: s.labels.clone(), points, drop_name: false });
         }
@@ -491,16 +489,8 @@ impl<'a> Evaluator<'a> {
             if a >= b {
                 continue;
             }
-            let window = &s.samples[a..b];
-            let points = if *stale && window.iter().any(|p| is_stale_nan(p.v)) {
-                scratch.clear();
-                scratch.extend(window.iter().copied().filter(|p| !is_stale_nan(p.v)));
-                if scratch.is_empty() {
-                    continue;
-                }
-                &scratch[..]
-            } else {
-                window
+            let Some(points) = live_points(&s.samples[a..b], *stale, &mut scratch) else {
+                continue;
             };
             total += points.len();
             if total > self.opts.max_samples {
@@ -550,16 +540,8 @@ impl<'a> Evaluator<'a> {
                 if a >= b {
                     continue;
                 }
-                let window = &s.samples[a..b];
-                let points = if *stale && window.iter().any(|p| is_stale_nan(p.v)) {
-                    scratch.clear();
-                    scratch.extend(window.iter().copied().filter(|p| !is_stale_nan(p.v)));
-                    if scratch.is_empty() {
-                        continue;
-                    }
-                    &scratch[..]
-                } else {
-                    window
+                let Some(points) = live_points(&s.samples[a..b], *stale, &mut scratch) else {
+                    continue;
                 };
                 points_at[kk] += points.len();
                 if let Some(v) = f(points, ts, reft, range)? {
@@ -715,6 +697,24 @@ pub(crate) struct Selected {
     has_stale: Vec<bool>,
     /// Last (window start, window end) indexes per series.
     cursors: RefCell<Vec<(usize, usize)>>,
+}
+
+/// A window's points without stale markers: the window itself when it holds
+/// none (`may_hold_stale` false skips the scan), else a filtered copy in
+/// `scratch`; `None` when nothing is left.
+fn live_points<'a>(
+    window: &'a [Point],
+    may_hold_stale: bool,
+    scratch: &'a mut Vec<Point>,
+) -> Option<&'a [Point]> {
+    let points = if may_hold_stale && window.iter().any(|p| is_stale_nan(p.v)) {
+        scratch.clear();
+        scratch.extend(window.iter().copied().filter(|p| !is_stale_nan(p.v)));
+        &scratch[..]
+    } else {
+        window
+    };
+    (!points.is_empty()).then_some(points)
 }
 
 /// The index of the first sample after `bound`, searching forward from

@@ -9,6 +9,8 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr};
 use regex::Regex;
 
+use andon_core::time::{civil_from_days, days_from_civil};
+
 use crate::QueryError;
 use crate::aggregate::{Mean, kahan_inc, quantile, valid_label_name};
 use crate::eval::{Evaluator, check_unique};
@@ -137,15 +139,7 @@ pub(crate) fn eval_call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, Q
         "sort" | "sort_desc" => {
             let mut vec = ev.eval_vector(arg(c, 0)?, t)?;
             let desc = name == "sort_desc";
-            vec.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ => {
-                    let o = a.v.partial_cmp(&b.v).unwrap_or(std::cmp::Ordering::Equal);
-                    if desc { o.reverse() } else { o }
-                }
-            });
+            vec.sort_by(|a, b| crate::value::by_value_nan_last(a, b, desc));
             return Ok(Value::Vector(vec));
         }
         "sort_by_label" | "sort_by_label_desc" => {
@@ -938,29 +932,6 @@ fn date_part(name: &str, secs: f64) -> f64 {
         "year" => y as f64,
         _ => f64::NAN,
     }
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Warnings and parameter checks of range-vector functions.

@@ -78,3 +78,18 @@ pub fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
     }
     diff / abs_sum.min(f64::MAX) < eps
 }
+
+/// Orders samples by value, ascending or descending, with NaN last either
+/// way (how `sort`, `sort_desc`, `topk` and `bottomk` rank).
+pub(crate) fn by_value_nan_last(a: &Sample, b: &Sample, desc: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.v.is_nan(), b.v.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => {
+            let o = a.v.partial_cmp(&b.v).unwrap_or(Ordering::Equal);
+            if desc { o.reverse() } else { o }
+        }
+    }
+}

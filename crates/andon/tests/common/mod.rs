@@ -110,6 +110,25 @@ pub fn cli_with_stdin(url: &str, args: &[&str], stdin: Option<&[u8]>) -> Output 
     child.wait_with_output().unwrap()
 }
 
+/// A peer program the tests use, from `VAR` or its default path. In CI a
+/// missing one fails the test (scripts/setup installs `package`); elsewhere the
+/// test is skipped with a message.
+pub fn program(var: &str, default: &str, package: &str) -> Option<String> {
+    let p = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    if Path::new(&p).exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{p} is missing: scripts/setup installs {package}");
+    }
+    eprintln!("SKIPPED: {p} is not installed (run scripts/setup)");
+    None
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
