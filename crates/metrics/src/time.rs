@@ -28,7 +28,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         }
         return Some((f * 1000.0).round() as i64);
     }
-    andon_promql::promqltest::parse_duration(s).filter(|d| *d >= 0)
+    andon_promql::parse_duration(s).filter(|d| *d >= 0)
 }
 
 fn parse_rfc3339(s: &str) -> Option<i64> {

@@ -59,6 +59,49 @@ impl fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
+/// Prometheus durations in milliseconds/// Prometheus durations: `0`, or `1h30m`, `5m`, `10s53ms`, units y w d h m s ms.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut total: i64 = 0;
+    if b.is_empty() {
+        return None;
+    }
+    while i < b.len() {
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if st == i {
+            return None;
+        }
+        let n: i64 = s[st..i].parse().ok()?;
+        let us = i;
+        while i < b.len() && b[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let mult = match &s[us..i] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+    }
+    Some(if neg { -total } else { total })
+}
+
 /// Parses a series selector (`up{job="a"}`, as in `match[]`) into the
 /// matcher sets it selects (more than one with `or` inside braces).
 pub fn series_selector(input: &str) -> Result<Vec<Vec<andon_series::Matcher>>, QueryError> {

@@ -19,6 +19,7 @@ use promql_parser::parser::{AtModifier, Expr};
 use regex::Regex;
 
 use crate::eval::{Options, QueryOutput, instant_query, range_query};
+use crate::parse_duration;
 use crate::value::{Value, almost_equal, format_float};
 
 /// Counts and failure messages for one script.
@@ -691,49 +692,6 @@ fn check_annotations(
 /// A time in the test language: a duration since the epoch.
 fn parse_time(s: &str) -> Option<i64> {
     parse_duration(s)
-}
-
-/// Prometheus durations: `0`, or `1h30m`, `5m`, `10s53ms`, units y w d h m s ms.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut total: i64 = 0;
-    if b.is_empty() {
-        return None;
-    }
-    while i < b.len() {
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if st == i {
-            return None;
-        }
-        let n: i64 = s[st..i].parse().ok()?;
-        let us = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let mult = match &s[us..i] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(mult)?)?;
-    }
-    Some(if neg { -total } else { total })
 }
 
 fn parse_number(s: &str) -> Option<f64> {
