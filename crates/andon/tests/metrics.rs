@@ -129,6 +129,51 @@ async fn scrapes_andon_and_services_and_serves_the_prometheus_api() {
     );
     let o = a.cli(&["promql", "query", "sum(up"]);
     assert_eq!(o.status.code(), Some(2));
+    // Bad parameters: 400 with the parameter and the value.
+    for (path, want) in [
+        (
+            "/prometheus/api/v1/query?query=up&time=yesterday",
+            "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp",
+        ),
+        (
+            "/prometheus/api/v1/query_range?query=up&start=10&end=5&step=1",
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ),
+        (
+            "/prometheus/api/v1/query_range?query=up&start=0&end=100000&step=1",
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ),
+        (
+            "/prometheus/api/v1/query_range?query=up&start=0&end=10&step=0",
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ),
+        (
+            "/prometheus/api/v1/series?match%5B%5D=rate(up%5B1m%5D)",
+            "invalid parameter \"match[]\": \"rate(up[1m])\" is not a series selector",
+        ),
+        ("/prometheus/api/v1/series", "no match[] parameter provided"),
+    ] {
+        let (status, e) = api(&a, path).await;
+        assert_eq!(
+            (status, e["errorType"].as_str(), e["error"].as_str()),
+            (400, Some("bad_data"), Some(want)),
+            "{path}"
+        );
+    }
+    // A remote-write body that is not snappy is refused and stores nothing.
+    let resp = a
+        .client()
+        .send(
+            Method::POST,
+            "/prometheus/api/v1/write",
+            Some(("application/x-protobuf", b"not snappy".to_vec())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body =
+        String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert_eq!(body, "snappy: copy at byte 1 reaches 1853038708 bytes back with only 0 produced\n");
 
     // The CLI prints instant and range results.
     let o = a.cli(&["promql", "query", "up{job=\"andon\"}"]);

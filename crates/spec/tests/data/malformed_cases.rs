@@ -8,6 +8,13 @@ pub fn svc_with(extra: &str) -> String {
     format!("{SVC}{extra}")
 }
 
+pub const SCFG: &str =
+    "apiVersion: andon.dev/v1\nkind: ScrapeConfig\nmetadata:\n  name: node\nspec:\n";
+
+pub fn scfg_with(extra: &str) -> String {
+    format!("{SCFG}{extra}")
+}
+
 pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     let bomb = {
@@ -105,5 +112,21 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "in.yaml:7:10: unsupported YAML tag !!binary"),
         ("duplicate across kinds ok, same kind twice in a List", b"apiVersion: andon.dev/v1\nkind: List\nitems:\n- {apiVersion: andon.dev/v1, kind: Environment, metadata: {name: a}}\n- {apiVersion: andon.dev/v1, kind: Environment, metadata: {name: a}, spec: {bogus: 1}}\n".to_vec(),
             "in.yaml:5:77: items[1].spec.bogus: unknown field \"bogus\"; expected one of: description, requiresApproval"),
+        ("scrape target without a port", scfg_with("  staticConfigs: [{targets: ['example.org']}]\n").into_bytes(),
+            "in.yaml:6:30: spec.staticConfigs[0].targets[0]: \"example.org\" is not a host:port address"),
+        ("scrape interval not a duration", scfg_with("  scrapeInterval: often\n").into_bytes(),
+            "in.yaml:6:19: spec.scrapeInterval: \"often\" is not a positive duration (like 15s, 1m)"),
+        ("scrape timeout over the interval", scfg_with("  scrapeInterval: 10s\n  scrapeTimeout: 1m\n").into_bytes(),
+            "in.yaml:7:18: spec.scrapeTimeout: must not be greater than scrapeInterval"),
+        ("metrics path without a slash", scfg_with("  metricsPath: metrics\n").into_bytes(),
+            "in.yaml:6:16: spec.metricsPath: must start with /"),
+        ("https scrapes", scfg_with("  scheme: https\n").into_bytes(),
+            "in.yaml:6:11: spec.scheme: unsupported scheme \"https\"; only http is supported"),
+        ("unknown relabel action", scfg_with("  relabelings: [{action: rename}]\n").into_bytes(),
+            "in.yaml:6:17: spec.relabelings[0]: unknown relabel action \"rename\""),
+        ("hashmod without modulus", scfg_with("  relabelings: [{action: hashmod, targetLabel: shard}]\n").into_bytes(),
+            "in.yaml:6:17: spec.relabelings[0]: relabel configuration for hashmod requires non-zero modulus"),
+        ("negative sample limit", scfg_with("  sampleLimit: -1\n").into_bytes(),
+            "in.yaml:6:16: spec.sampleLimit: must be greater than or equal to 0, found -1"),
     ]
 }
