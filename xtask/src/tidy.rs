@@ -10,25 +10,37 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-core", 0, "L0 foundations"),
     ("andon-spec", 1, "L0 resource formats"),
     ("andon-series", 0, "L0 metric data model"),
+    ("andon-template", 1, "L0 Go template language"),
     ("andon-expo", 2, "L1 pure: exposition formats"),
     ("andon-promql", 2, "L1 pure: PromQL evaluation"),
     ("andon-remote", 2, "L1 pure: remote-write wire format"),
+    ("andon-rules", 3, "L1 pure: rule files, evaluation, alert states"),
+    ("andon-slo", 3, "L1 pure: SLO specs to rules"),
     ("andon-tsdb", 2, "L2 IO driver (files)"),
     ("andon-store", 2, "L2 IO driver"),
     ("andon-supervisor", 2, "L2 IO driver"),
     ("andon-router", 3, "L2 IO driver (drives the supervisor's endpoint trait)"),
     ("andon-api", 3, "L3 boundary"),
-    ("andon-metrics", 3, "L3 service: scraping and the Prometheus API"),
-    ("andon-server", 4, "L4 composition"),
-    ("andon-cli", 4, "L4 composition"),
-    ("andon", 5, "L5 binary"),
-    ("andon-demo", 5, "the sample service (a separate binary)"),
-    ("xtask", 6, "development tasks"),
+    ("andon-metrics", 4, "L3 service: scraping, rules and the Prometheus API"),
+    ("andon-server", 5, "L4 composition"),
+    ("andon-cli", 5, "L4 composition"),
+    ("andon", 6, "L5 binary"),
+    ("andon-demo", 6, "the sample service (a separate binary)"),
+    ("xtask", 7, "development tasks"),
 ];
 
 /// Crates that must stay pure: no async runtime, HTTP stack or database driver.
-pub(crate) const PURE: &[&str] =
-    &["andon-core", "andon-spec", "andon-series", "andon-expo", "andon-promql", "andon-remote"];
+pub(crate) const PURE: &[&str] = &[
+    "andon-core",
+    "andon-spec",
+    "andon-series",
+    "andon-template",
+    "andon-expo",
+    "andon-promql",
+    "andon-remote",
+    "andon-rules",
+    "andon-slo",
+];
 const IO_CRATES: &[&str] = &["tokio", "axum", "hyper", "hyper-util", "sqlx", "reqwest", "tower"];
 
 pub(crate) fn workspace_root() -> PathBuf {

@@ -1,0 +1,1 @@
+//! Go's `text/template` language (parse, execute) with the function sets Prometheus and Alertmanager give their templates.
