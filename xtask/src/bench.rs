@@ -3,7 +3,8 @@
 //!   on the same SQLite settings, and the same store on PostgreSQL;
 //! - http: `GET /api/v1/services/{name}` paced at ~1,000 rps by wrk, andon vs nginx
 //!   serving the same JSON as a static file;
-//! - startup: spawn to `/readyz` on an existing data dir, and idle RSS (nginx beside it).
+//! - startup: spawn to `/readyz` on an existing data dir, and idle RSS (nginx beside it);
+//! - rules-eval, rules-test: see `bench_rules`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -22,11 +23,15 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
     if all || which.contains(&"journal") {
         rt.block_on(journal())?;
     }
+    if all || which.contains(&"rules-eval") {
+        crate::bench_rules::eval()?;
+    }
     if all
         || which.contains(&"http")
         || which.contains(&"startup")
         || which.contains(&"router")
         || which.contains(&"tsdb")
+        || which.contains(&"rules-test")
     {
         let bin = build_release()?;
         if all || which.contains(&"router") {
@@ -40,6 +45,9 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         }
         if all || which.contains(&"tsdb") {
             rt.block_on(crate::bench_tsdb::tsdb(&bin))?;
+        }
+        if all || which.contains(&"rules-test") {
+            crate::bench_rules::unit_tests(&bin)?;
         }
     }
     Ok(())

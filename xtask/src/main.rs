@@ -1,7 +1,8 @@
-//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|all>`. The
+//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|rules-eval|rules-test|all>`. The
 //! code-base invariants (layering, file headers) live in `tidy` and run as tests.
 
 mod bench;
+mod bench_rules;
 mod bench_tsdb;
 mod tidy;
 
@@ -18,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             anyhow::bail!(
-                "usage: cargo xtask bench [journal|http|startup|router|tsdb|all] | cargo xtask tidy"
+                "usage: cargo xtask bench [journal|http|startup|router|tsdb|rules-eval|rules-test|all] | cargo xtask tidy"
             )
         }
     }

@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(
             problems,
             [
-                "andon-cli (rank 4) depends on andon-server (rank 4): dependencies must point down",
+                "andon-cli (rank 5) depends on andon-server (rank 5): dependencies must point down",
                 "andon-new has no layer: add it to RANKS in xtask/src/tidy.rs",
                 "andon-spec (rank 1) depends on andon-store (rank 2): dependencies must point down",
                 "andon-spec is a pure crate but depends on tokio",

@@ -91,7 +91,7 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
     if !paths.is_empty() {
         // Refuse bad files before starting anything.
         let checked = andon_spec::lint::collect_inputs(&paths)
-            .and_then(|inputs| andon_spec::lint::load(&inputs, Some(namespace)).map(|_| inputs));
+            .and_then(|inputs| andon_cli::load(&inputs, Some(namespace)).map(|_| inputs));
         if let Err(diags) = checked {
             andon_cli::output::diagnostics(&diags, &[], false);
             return 2;
@@ -103,6 +103,18 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
         Some(p) => p.parent().map_or_else(|| ".andon".into(), |d| d.join(".andon")),
         None => ".andon".into(),
     });
+    let mut external_labels = std::collections::BTreeMap::new();
+    for kv in &args.external_labels {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                external_labels.insert(k.to_string(), v.to_string());
+            }
+            _ => {
+                andon_cli::output::error(&format!("--external-label {kv:?}: expected NAME=VALUE"));
+                return 2;
+            }
+        }
+    }
     let config = andon_server::Config {
         listen: args.listen.clone(),
         data_dir,
@@ -114,6 +126,13 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
             scrape_interval: Duration::from_secs(args.scrape_interval.max(1)),
             scrape_timeout: Duration::from_secs(args.scrape_interval.clamp(1, 10)),
             remote_write: args.remote_write_url.clone(),
+            evaluation_interval: Duration::from_secs(args.evaluation_interval.max(1)),
+            default_rules: !args.no_default_rules,
+            external_labels,
+            external_url: args
+                .external_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", args.listen)),
             query: andon_promql::Options {
                 max_samples: args.query_max_samples,
                 timeout: Duration::from_secs(args.query_timeout.max(1)),

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use andon_core::Timestamp;
 use andon_core::time::human_age;
 use andon_spec::kinds::{self, KINDS, KindInfo};
-use andon_spec::lint::{Input, collect_inputs, load};
+use andon_spec::lint::{Input, collect_inputs};
 use clap::CommandFactory;
 use hyper::Method;
 use serde_json::Value;
 
 use crate::client::{Client, ClientError, read_sse};
-use crate::{Cli, Command, Format, PromqlCommand, output};
+use crate::{Cli, Command, Format, PromqlCommand, RulesCommand, SloCommand, output};
 
 /// Runs a client command. `server` and `up` are the binary's to run.
 pub async fn run(cli: Cli) -> u8 {
@@ -24,6 +24,30 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Promql { what: PromqlCommand::Query { expr, time, start, end, step, output } } => {
             promql_query(&cli.server, &expr, time, start.zip(end), &step, output).await
         }
+        Command::Rules {
+            what: RulesCommand::Check { files, lint, lint_fatal, ignore_unknown_fields },
+        } => Ok(rules_check(&files, &lint, lint_fatal, ignore_unknown_fields)),
+        Command::Rules {
+            what: RulesCommand::Test { files, run, ignore_unknown_fields, junit },
+        } => Ok(rules_test(&files, run, ignore_unknown_fields, junit.as_deref())),
+        Command::Slo {
+            what:
+                SloCommand::Generate {
+                    file,
+                    period,
+                    windows,
+                    extra_labels,
+                    disable_recordings,
+                    disable_alerts,
+                },
+        } => Ok(slo_generate(
+            &file,
+            period.as_deref(),
+            windows.as_deref(),
+            &extra_labels,
+            disable_recordings,
+            disable_alerts,
+        )),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "andon", &mut out);
@@ -96,6 +120,23 @@ where
     Fut: std::future::Future<Output = Result<u8, ClientError>>,
 {
     f(Client::new(server)?).await
+}
+
+/// Reads and validates every input as one set, rule files checked in depth:
+/// all problems, or all manifests.
+pub fn load(
+    inputs: &[Input],
+    namespace: Option<&str>,
+) -> Result<Vec<andon_spec::Manifest>, Vec<andon_spec::Diagnostic>> {
+    let ms = andon_spec::lint::load(inputs, namespace)?;
+    let source_of = |file: &str| {
+        inputs
+            .iter()
+            .find(|i| i.name == file)
+            .map(|i| String::from_utf8_lossy(&i.bytes).into_owned())
+    };
+    let diags = andon_rules::file::check_manifests(&ms, &source_of);
+    if diags.is_empty() { Ok(ms) } else { Err(diags) }
 }
 
 fn lint(paths: &[PathBuf]) -> u8 {
@@ -630,6 +671,175 @@ fn promql_test(files: &[std::path::PathBuf], verbose: bool) -> u8 {
         total.passed, total.failed, total.skipped
     ));
     u8::from(total.failed > 0 || unreadable)
+}
+
+/// `andon rules check`: reads and validates each rule file, then lints it,
+/// reporting like `promtool check rules`.
+fn rules_check(files: &[PathBuf], lint: &str, lint_fatal: bool, ignore_unknown_fields: bool) -> u8 {
+    use andon_rules::file::{ReadOptions, duplicate_rules, parse};
+    let lint_duplicates = match lint {
+        "duplicate-rules" | "all" => true,
+        "none" => false,
+        other => {
+            output::error(&format!(
+                "unknown lint option {other:?} (expected duplicate-rules, all or none)"
+            ));
+            return 2;
+        }
+    };
+    let (mut failed, mut has_errors) = (false, false);
+    for f in files {
+        output::line(&format!("Checking {}", f.display()));
+        let name = f.display().to_string();
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                output::note(&format!("  FAILED:\n{name}: {e}"));
+                (failed, has_errors) = (true, true);
+                output::line("");
+                continue;
+            }
+        };
+        let rf = match parse(&bytes, &name, ReadOptions { ignore_unknown_fields }) {
+            Ok(rf) => rf,
+            Err(diags) => {
+                output::note("  FAILED:");
+                output::diagnostics(&diags, &[Input { name: name.clone(), bytes }], false);
+                (failed, has_errors) = (true, true);
+                output::line("");
+                continue;
+            }
+        };
+        let dups = if lint_duplicates { duplicate_rules(&rf) } else { Vec::new() };
+        if dups.is_empty() {
+            output::line(&format!("  SUCCESS: {} rules found", rf.rule_count()));
+        } else {
+            failed = true;
+            let mut msg =
+                format!("  FAILED:\nlint error {} duplicate rule(s) found.\n", dups.len());
+            for (metric, labels) in &dups {
+                msg.push_str(&format!("Metric: {metric}\nLabel(s):\n"));
+                for (k, v) in labels {
+                    msg.push_str(&format!("\t{k}: {v}\n"));
+                }
+            }
+            msg.push_str("Might cause inconsistency while recording expressions");
+            output::note(&msg);
+        }
+        output::line("");
+    }
+    if failed && has_errors {
+        1
+    } else if failed && lint_fatal {
+        3
+    } else {
+        0
+    }
+}
+
+/// `andon rules test`: runs promtool-format rule unit tests.
+fn rules_test(
+    files: &[PathBuf],
+    run: Vec<String>,
+    ignore_unknown_fields: bool,
+    junit: Option<&std::path::Path>,
+) -> u8 {
+    use andon_rules::unittest::{RunOptions, junit_xml, run_file};
+    let opts = RunOptions { run, ignore_unknown_fields };
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for f in files {
+        let r = run_file(f, &opts);
+        for w in &r.warnings {
+            output::note(&format!("  WARNING: {w}"));
+        }
+        for s in &r.skipped {
+            output::note(&format!("  SKIPPED:\n{s}"));
+        }
+        if r.errors.is_empty() && r.skipped.is_empty() {
+            output::line("  SUCCESS");
+        } else if !r.errors.is_empty() {
+            output::note("  FAILED:");
+            for e in &r.errors {
+                output::note(e);
+                output::line("");
+            }
+            failed = true;
+        } else {
+            output::note(
+                "  NOT RUN: the cases above need native histograms, which andon does not support",
+            );
+            failed = true;
+        }
+        output::line("");
+        reports.push((f.display().to_string(), r));
+    }
+    if let Some(path) = junit
+        && let Err(e) = std::fs::write(path, junit_xml(&reports))
+    {
+        output::error(&format!("writing {}: {e}", path.display()));
+        return 1;
+    }
+    u8::from(failed)
+}
+
+/// `andon slo generate`: prints the rules an SLO spec stands for.
+fn slo_generate(
+    file: &std::path::Path,
+    period: Option<&str>,
+    windows: Option<&std::path::Path>,
+    extra_labels: &[String],
+    disable_recordings: bool,
+    disable_alerts: bool,
+) -> u8 {
+    let read = |p: &std::path::Path| match std::fs::read(p) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            output::error(&format!("{}: {e}", p.display()));
+            None
+        }
+    };
+    let mut opts = andon_slo::Options { disable_recordings, disable_alerts, ..Default::default() };
+    if let Some(p) = period {
+        match andon_slo::parse_prom_duration(p) {
+            Some(ms) if ms > 0 => opts.period = Some(ms),
+            _ => {
+                output::error(&format!("--period {p:?}: expected a duration such as 30d or 28d"));
+                return 2;
+            }
+        }
+    }
+    if let Some(w) = windows {
+        let Some(bytes) = read(w) else { return 2 };
+        let name = w.display().to_string();
+        match andon_slo::read_windows(&bytes, &name) {
+            Ok(aw) => opts.windows = Some(aw),
+            Err(diags) => {
+                output::diagnostics(&diags, &[Input { name, bytes }], false);
+                return 2;
+            }
+        }
+    }
+    for kv in extra_labels {
+        let Some((k, v)) = kv.split_once('=') else {
+            output::error(&format!("--extra-labels {kv:?}: expected NAME=VALUE"));
+            return 2;
+        };
+        opts.extra_labels.insert(k.to_string(), v.to_string());
+    }
+    let Some(bytes) = read(file) else { return 2 };
+    let name = file.display().to_string();
+    match andon_slo::generate(&bytes, &name, &opts) {
+        Ok(g) => {
+            output::raw(&andon_slo::render_generated(&g, &opts));
+            0
+        }
+        Err(diags) => {
+            output::diagnostics(&diags, &[Input { name, bytes }], false);
+            output::note(&format!("{} problems found", diags.len()));
+            2
+        }
+    }
 }
 
 /// `andon promql query`: one query against the server's Prometheus API.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use commands::{apply_paths, run, up_session};
+pub use commands::{apply_paths, load, run, up_session};
 
 /// The DevOps loop in one binary.
 #[derive(Debug, Parser)]
@@ -103,6 +103,17 @@ pub enum Command {
         #[command(subcommand)]
         what: PromqlCommand,
     },
+    /// Prometheus rule files: check them (`promtool check rules`) and run their
+    /// unit tests (`promtool test rules`), locally.
+    Rules {
+        #[command(subcommand)]
+        what: RulesCommand,
+    },
+    /// SLO specs (Sloth `prometheus/v1`, Sloth's `PrometheusServiceLevel`, OpenSLO).
+    Slo {
+        #[command(subcommand)]
+        what: SloCommand,
+    },
     /// Print the client's version and, when reachable, the server's.
     Version,
     /// Print a shell completion script.
@@ -151,6 +162,63 @@ pub enum PromqlCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files for syntax errors, invalid expressions and templates, and
+    /// lint them; prints `SUCCESS: N rules found` per file. Exits 1 on an error,
+    /// 3 on a lint finding with --lint-fatal.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Lints: duplicate-rules (the default), all, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Exit 3 when a lint finds something.
+        #[arg(long)]
+        lint_fatal: bool,
+        /// Ignore fields Prometheus does not know instead of failing.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+    },
+    /// Run rule unit tests written for `promtool test rules`; exits 1 when a test fails.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only run test groups whose name matches this regex (repeatable).
+        #[arg(long)]
+        run: Vec<String>,
+        /// Ignore fields Prometheus does not know in the rule files.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SloCommand {
+    /// Print the Prometheus rules an SLO spec stands for: SLI recording rules per
+    /// window, metadata (objective, error budget, burn rates, remaining budget) and
+    /// multi-window multi-burn-rate alerts, with Sloth's names, labels and layout.
+    Generate {
+        file: PathBuf,
+        /// The SLO period (30d by default; 28d has built-in windows, other periods need --windows).
+        #[arg(long)]
+        period: Option<String>,
+        /// Alert windows in Sloth's `AlertWindows` format.
+        #[arg(long)]
+        windows: Option<PathBuf>,
+        /// A label added to every generated rule (K=V, repeatable).
+        #[arg(long = "extra-labels", value_delimiter = ',')]
+        extra_labels: Vec<String>,
+        #[arg(long)]
+        disable_recordings: bool,
+        #[arg(long)]
+        disable_alerts: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SetCommand {
     /// Set (K=V) or remove (K-) environment variables of a service, like `kubectl set env`;
     /// a change replaces the instances one at a time.
@@ -190,6 +258,18 @@ pub struct ServerArgs {
     /// Seconds between scrapes of every metrics target (services' instances, andon itself).
     #[arg(long, env = "ANDON_SCRAPE_INTERVAL", default_value_t = 15)]
     pub scrape_interval: u64,
+    /// Seconds between evaluations of rule groups that set no `interval` of their own.
+    #[arg(long, env = "ANDON_EVALUATION_INTERVAL", default_value_t = 15)]
+    pub evaluation_interval: u64,
+    /// Do not evaluate the alerting rules andon ships for the services it runs.
+    #[arg(long, env = "ANDON_NO_DEFAULT_RULES")]
+    pub no_default_rules: bool,
+    /// A label every alert carries and alert templates see as `$externalLabels` (K=V, repeatable).
+    #[arg(long = "external-label", env = "ANDON_EXTERNAL_LABELS", value_delimiter = ',')]
+    pub external_labels: Vec<String>,
+    /// The URL alert templates see as `$externalURL` (default: the server's own address).
+    #[arg(long, env = "ANDON_EXTERNAL_URL")]
+    pub external_url: Option<String>,
     /// Most samples a PromQL query may hold at one step; beyond it the query fails (422).
     #[arg(long, env = "ANDON_QUERY_MAX_SAMPLES", default_value_t = 50_000_000)]
     pub query_max_samples: usize,

@@ -11,7 +11,7 @@ use andon_promql::{ErrorKind, QueryError, Value, format_float};
 use andon_series::{Labels, Matcher, Querier};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -477,16 +477,112 @@ async fn empty_list() -> Response {
     success(json!([]), &[], &[])
 }
 
-/// Rule groups (none until rules are loaded).
-async fn rules() -> Response {
-    success(json!({"groups": []}), &[], &[])
+/// The `type` filter of `/rules`: `alert` or `record`.
+#[derive(serde::Deserialize, Default)]
+struct RulesQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
-async fn alerts() -> Response {
-    success(json!({"alerts": []}), &[], &[])
+fn alert_json(a: &andon_rules::Alert) -> Json {
+    json!({
+        "labels": a.labels.iter().map(|l| (l.name.to_string(), Json::from(l.value.to_string()))).collect::<serde_json::Map<_, _>>(),
+        "annotations": a.annotations,
+        "state": a.state.as_str(),
+        "activeAt": format_rfc3339(a.active_at),
+        "value": crate::rules::go_float_e_lower(a.value),
+    })
 }
 
-/// The scrape settings in Prometheus's configuration shape.
+/// Rule groups with their rules' state, health and alerts, as Prometheus serves them.
+async fn rules(State(e): State<E>, Query(q): Query<RulesQuery>) -> Result<Response, ApiError> {
+    let want = match q.kind.as_deref() {
+        None | Some("") => None,
+        Some("alert") => Some(andon_rules::RuleKind::Alerting),
+        Some("record") => Some(andon_rules::RuleKind::Recording),
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "unsupported type {other:?}: expected alert or record"
+            )));
+        }
+    };
+    let groups: Vec<Json> = e
+        .rule_groups()
+        .iter()
+        .filter_map(|g| {
+            let rules: Vec<Json> = g
+                .rules
+                .iter()
+                .filter(|r| want.is_none_or(|k| r.rule.kind == k))
+                .map(|r| {
+                    let health = match (&r.health.last_error, r.health.last_evaluation) {
+                        (Some(_), _) => "err",
+                        (None, Some(_)) => "ok",
+                        (None, None) => "unknown",
+                    };
+                    let mut v = json!({
+                        "name": r.rule.name,
+                        "query": r.rule.expr_text,
+                        "labels": r.rule.labels,
+                        "health": health,
+                        "lastError": r.health.last_error.clone().unwrap_or_default(),
+                        "evaluationTime": r.health.evaluation_seconds,
+                        "lastEvaluation": r.health.last_evaluation.map_or("0001-01-01T00:00:00Z".to_string(), format_rfc3339),
+                    });
+                    if r.rule.kind == andon_rules::RuleKind::Alerting {
+                        let state = r
+                            .alerts
+                            .iter()
+                            .map(|a| a.state)
+                            .filter(|s| *s != andon_rules::AlertState::Inactive)
+                            .max()
+                            .unwrap_or(andon_rules::AlertState::Inactive);
+                        v["type"] = json!("alerting");
+                        v["state"] = json!(state.as_str());
+                        v["duration"] = json!(r.rule.for_ms as f64 / 1000.0);
+                        v["keepFiringFor"] = json!(r.rule.keep_firing_for_ms as f64 / 1000.0);
+                        v["annotations"] = json!(r.rule.annotations);
+                        v["alerts"] = r
+                            .alerts
+                            .iter()
+                            .filter(|a| a.state != andon_rules::AlertState::Inactive)
+                            .map(alert_json)
+                            .collect();
+                    } else {
+                        v["type"] = json!("recording");
+                    }
+                    v
+                })
+                .collect();
+            if want.is_some() && rules.is_empty() {
+                return None;
+            }
+            Some(json!({
+                "name": g.group.name,
+                "file": g.source,
+                "rules": rules,
+                "interval": g.interval_ms as f64 / 1000.0,
+                "limit": g.group.limit,
+                "evaluationTime": g.evaluation_seconds,
+                "lastEvaluation": g.last_evaluation.map_or("0001-01-01T00:00:00Z".to_string(), format_rfc3339),
+            }))
+        })
+        .collect();
+    Ok(success(json!({"groups": groups}), &[], &[]))
+}
+
+/// Every pending and firing alert.
+async fn alerts(State(e): State<E>) -> Response {
+    let alerts: Vec<Json> = e
+        .rule_groups()
+        .iter()
+        .flat_map(|g| g.rules.iter().flat_map(|r| r.alerts.iter()))
+        .filter(|a| a.state != andon_rules::AlertState::Inactive)
+        .map(alert_json)
+        .collect();
+    success(json!({"alerts": alerts}), &[], &[])
+}
+
 async fn status_config(State(e): State<E>) -> Response {
     let yaml = format!(
         "global:\n  scrape_interval: {}s\n  scrape_timeout: {}s\n  evaluation_interval: 1m\n",

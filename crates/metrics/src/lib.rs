@@ -6,6 +6,7 @@ mod api;
 pub mod config;
 pub mod import;
 pub mod remote;
+pub mod rules;
 mod scrape;
 pub mod time;
 
@@ -16,6 +17,19 @@ use std::time::Duration;
 use andon_tsdb::Tsdb;
 
 pub use scrape::{ScrapeSettings, Target, TargetStatus};
+
+/// The source name of the rules andon ships (in `/rules` as the group's `file`).
+pub const DEFAULT_RULES_SOURCE: &str = "andon/defaults";
+
+/// The rules andon ships for the services it runs.
+pub fn default_rules() -> Result<andon_rules::RuleFile, Error> {
+    andon_rules::file::parse(
+        include_bytes!("default_rules.yml"),
+        "default_rules.yml",
+        andon_rules::ReadOptions::default(),
+    )
+    .map_err(|d| Error(format!("built-in rules: {d:?}")))
+}
 
 /// Engine settings.
 #[derive(Clone, Debug)]
@@ -28,6 +42,13 @@ pub struct Options {
     pub tsdb: andon_tsdb::Options,
     /// Remote-write endpoints every stored sample is forwarded to.
     pub remote_write: Vec<String>,
+    /// How often rule groups without their own `interval` are evaluated.
+    pub evaluation_interval: Duration,
+    /// Labels and URL alert templates see as `$externalLabels` / `$externalURL`.
+    pub external_labels: std::collections::BTreeMap<String, String>,
+    pub external_url: String,
+    /// Evaluate the rules andon ships for the services it runs (`default_rules.yml`).
+    pub default_rules: bool,
 }
 
 impl Default for Options {
@@ -39,6 +60,10 @@ impl Default for Options {
             query: andon_promql::Options::default(),
             tsdb: andon_tsdb::Options::default(),
             remote_write: Vec::new(),
+            evaluation_interval: Duration::from_secs(15),
+            external_labels: Default::default(),
+            external_url: String::new(),
+            default_rules: true,
         }
     }
 }
@@ -49,6 +74,7 @@ pub struct Engine {
     pub(crate) opts: Options,
     pub(crate) scrapes: scrape::Manager,
     pub(crate) senders: Arc<[Arc<remote::Sender>]>,
+    pub(crate) rules: rules::RuleManager,
     pub(crate) started_ms: i64,
     /// Per ScrapeConfig pool: discovered label sets its relabeling dropped.
     pub(crate) dropped:
@@ -78,11 +104,24 @@ impl Engine {
         let engine = Arc::new(Engine {
             db: db.clone(),
             scrapes: scrape::Manager::new(db.clone(), &opts, senders.clone()),
+            rules: rules::RuleManager::new(
+                db.clone(),
+                opts.query.clone(),
+                opts.evaluation_interval,
+                andon_rules::Settings {
+                    external_labels: opts.external_labels.clone(),
+                    external_url: opts.external_url.clone(),
+                },
+                senders.clone(),
+            ),
             senders,
             opts,
             dropped: Default::default(),
             started_ms: time::now_ms(),
         });
+        if engine.opts.default_rules {
+            engine.rules.set_source(DEFAULT_RULES_SOURCE, Some(default_rules()?));
+        }
         let weak = Arc::downgrade(&db);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -139,6 +178,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Replaces the rule groups of `source` (a `PrometheusRule` resource); `None` removes them.
+    pub fn set_rules(&self, source: &str, file: Option<andon_rules::RuleFile>) {
+        self.rules.set_source(source, file);
+    }
+
+    /// Every rule group with its rules' health and alerts.
+    pub fn rule_groups(&self) -> Vec<rules::GroupSnapshot> {
+        self.rules.snapshot()
+    }
+
     /// Discovered label sets that relabeling dropped.
     pub fn dropped_targets(&self) -> Vec<andon_series::Labels> {
         self.dropped.lock().map(|d| d.values().flatten().cloned().collect()).unwrap_or_default()
@@ -161,6 +210,23 @@ impl Engine {
 
     /// Stops every scrape loop, marking their series stale.
     pub async fn shutdown(&self) {
+        self.rules.stop_all();
         self.scrapes.stop_all().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn default_rules_read_and_pass_their_unit_tests() {
+        let file = super::default_rules().unwrap();
+        assert_eq!(file.rule_count(), 5);
+        let tests =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/default_rules_test.yml");
+        let report = andon_rules::unittest::run_file(&tests, &Default::default());
+        assert!(report.passed(), "{:#?}", report.errors);
+        assert_eq!(report.groups.len(), 3);
     }
 }

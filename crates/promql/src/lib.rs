@@ -59,7 +59,9 @@ impl fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
-/// Prometheus durations in milliseconds/// Prometheus durations: `0`, or `1h30m`, `5m`, `10s53ms`, units y w d h m s ms.
+/// Prometheus durations in milliseconds: `0`, or `1h30m`, `5m`, `10s53ms`,
+/// units y w d h m s ms, each at most once and largest first (as Prometheus
+/// requires); a leading `-` negates.
 pub fn parse_duration(s: &str) -> Option<i64> {
     if s == "0" {
         return Some(0);
@@ -71,6 +73,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let mut i = 0;
     let mut total: i64 = 0;
+    let mut last: Option<usize> = None;
     if b.is_empty() {
         return None;
     }
@@ -87,19 +90,50 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         while i < b.len() && b[i].is_ascii_alphabetic() {
             i += 1;
         }
-        let mult = match &s[us..i] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(mult)?)?;
+        let idx = DURATION_UNITS.iter().position(|(u, _)| *u == &s[us..i])?;
+        if last.is_some_and(|l| idx <= l) {
+            return None;
+        }
+        last = Some(idx);
+        total = total.checked_add(n.checked_mul(DURATION_UNITS[idx].1)?)?;
     }
     Some(if neg { -total } else { total })
+}
+
+/// Prometheus's duration units, largest first, in milliseconds.
+const DURATION_UNITS: [(&str, i64); 7] = [
+    ("y", 365 * 86_400_000),
+    ("w", 7 * 86_400_000),
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1000),
+    ("ms", 1),
+];
+
+/// A duration as Prometheus writes one: `0s`, `5m`, `1h30m`, `2w`, `106700d`
+/// (years and weeks only when they divide it exactly).
+pub fn format_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    if rest < 0 {
+        out.push('-');
+        rest = -rest;
+    }
+    for (unit, mult) in DURATION_UNITS {
+        if matches!(unit, "y" | "w") && rest % mult != 0 {
+            continue;
+        }
+        let v = rest / mult;
+        if v > 0 {
+            out.push_str(&format!("{v}{unit}"));
+            rest -= v * mult;
+        }
+    }
+    out
 }
 
 /// Parses a series selector (`up{job="a"}`, as in `match[]`) into the

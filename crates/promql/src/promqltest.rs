@@ -689,6 +689,31 @@ fn check_annotations(
     Ok(())
 }
 
+/// Parses one line of series notation, `name{a="b"} 1+1x3 _ stale`, into
+/// its labels and values (`None` for a missing sample `_`). Shared with
+/// `promtool test rules`-style input series.
+pub fn parse_series_line(line: &str) -> Result<(Labels, Vec<Option<f64>>), String> {
+    let (labels, rest) = parse_series(line)?;
+    let values = parse_values(rest)?
+        .into_iter()
+        .map(|e| match e {
+            Expected::Value(v) => Some(v),
+            Expected::Missing => None,
+        })
+        .collect();
+    Ok((labels, values))
+}
+
+/// Parses a metric written as `name{a="b"}`, `{a="b"}` or `name` with
+/// nothing after it.
+pub fn parse_metric(s: &str) -> Result<Labels, String> {
+    let (labels, rest) = parse_series(s)?;
+    if !rest.trim().is_empty() {
+        return Err(format!("unexpected {:?} after the metric", rest.trim()));
+    }
+    Ok(labels)
+}
+
 /// A time in the test language: a duration since the epoch.
 fn parse_time(s: &str) -> Option<i64> {
     parse_duration(s)
@@ -817,7 +842,11 @@ fn parse_series(s: &str) -> Result<(Labels, &str), String> {
             } else {
                 let e = r.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(r.len());
                 if e == 0 {
-                    return Err(format!("bad label list at {r:?}"));
+                    let col = s.len() - r.len() + 1;
+                    return Err(match r.chars().next() {
+                        None => format!("1:{col}: unexpected end of input inside braces"),
+                        Some(c) => format!("1:{col}: unexpected character inside braces: {c:?}"),
+                    });
                 }
                 (r[..e].to_string(), &r[e..])
             };

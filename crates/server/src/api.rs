@@ -54,7 +54,7 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    let body = s.metrics.render(&s.store, &s.runtime.router);
+    let body = s.metrics.render(&s.store, &s.runtime.router, &s.runtime.supervisor);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         .into_response()
 }
@@ -142,8 +142,7 @@ async fn apply(
         andon_spec::names::check_dns1123_label(ns)
             .map_err(|e| ApiError::new(ErrorKind::InvalidArgument, format!("namespace: {e}")))?;
     }
-    let manifests = andon_spec::parse_manifests("request", &bytes, q.namespace.as_deref())
-        .map_err(Problem::from_diagnostics)?;
+    let manifests = parse_checked(&bytes, q.namespace.as_deref())?;
     if manifests.is_empty() {
         return Err(ApiError::new(ErrorKind::InvalidArgument, "the request holds no resources"));
     }
@@ -241,8 +240,7 @@ async fn put(
     let kind = kind_of(&t.plural)?;
     let andon_core::ObjectRef { namespace: ns, name, .. } = t.object(kind);
     let bytes = read_body(body).await?;
-    let manifests = andon_spec::parse_manifests("request", &bytes, Some(&ns))
-        .map_err(Problem::from_diagnostics)?;
+    let manifests = parse_checked(&bytes, Some(&ns))?;
     let [m] = manifests.as_slice() else {
         return Err(ApiError::new(
             ErrorKind::InvalidArgument,
@@ -296,4 +294,13 @@ async fn delete(
             other => other.into(),
         })?;
     Ok(Json(document(&gone)))
+}
+
+/// Reads a request body into manifests, rule files checked in depth.
+fn parse_checked(bytes: &[u8], ns: Option<&str>) -> Result<Vec<andon_spec::Manifest>, ApiError> {
+    let manifests =
+        andon_spec::parse_manifests("request", bytes, ns).map_err(Problem::from_diagnostics)?;
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let diags = andon_rules::file::check_manifests(&manifests, &|_| Some(text.clone()));
+    if diags.is_empty() { Ok(manifests) } else { Err(Problem::from_diagnostics(diags).into()) }
 }

@@ -63,9 +63,15 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn render(&self, store: &Store, router: &andon_router::Router) -> String {
+    pub(crate) fn render(
+        &self,
+        store: &Store,
+        router: &andon_router::Router,
+        supervisor: &andon_supervisor::Supervisor,
+    ) -> String {
         let mut out = String::new();
         router.render_metrics(&mut out);
+        render_services(&mut out, supervisor);
         write_header(&mut out, BUILD_INFO, "gauge", "Build information of the running andon.");
         let _ = writeln!(out, "{BUILD_INFO}{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
         write_header(
@@ -156,4 +162,47 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
     let resp = next.run(req).await;
     state.metrics.observe(&method, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
+}
+
+/// Each supervised Service's replica counts and its instances' restarts
+/// (what the default crash-looping and availability rules read).
+fn render_services(out: &mut String, supervisor: &andon_supervisor::Supervisor) {
+    let mut statuses: Vec<_> = supervisor
+        .services()
+        .into_iter()
+        .filter_map(|k| Some((k.clone(), supervisor.status(&k)?)))
+        .collect();
+    statuses.sort_by(|a, b| a.0.cmp(&b.0));
+    write_header(out, "andon_service_replicas", "gauge", "Replicas a Service asks for.");
+    for (k, s) in &statuses {
+        let svc = escape(&format!("{}/{}", k.namespace, k.name));
+        let _ = writeln!(out, "andon_service_replicas{{service=\"{svc}\"}} {}", s.replicas);
+    }
+    write_header(
+        out,
+        "andon_service_ready_replicas",
+        "gauge",
+        "Instances of a Service that are ready.",
+    );
+    for (k, s) in &statuses {
+        let svc = escape(&format!("{}/{}", k.namespace, k.name));
+        let _ =
+            writeln!(out, "andon_service_ready_replicas{{service=\"{svc}\"}} {}", s.ready_replicas);
+    }
+    write_header(
+        out,
+        "andon_service_instance_restarts_total",
+        "counter",
+        "Restarts of a Service instance after it exited or failed its liveness probe.",
+    );
+    for (k, s) in &statuses {
+        let svc = escape(&format!("{}/{}", k.namespace, k.name));
+        for i in &s.instances {
+            let _ = writeln!(
+                out,
+                "andon_service_instance_restarts_total{{service=\"{svc}\",replica=\"{}\"}} {}",
+                i.id, i.restarts
+            );
+        }
+    }
 }

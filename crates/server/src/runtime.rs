@@ -87,7 +87,7 @@ impl Runtime {
     }
 
     async fn sync_all(&self, store: &Store) {
-        for kind in ["ScrapeConfig", "Service"] {
+        for kind in ["PrometheusRule", "ScrapeConfig", "Service"] {
             self.sync_kind(store, kind).await;
         }
     }
@@ -136,11 +136,31 @@ impl Runtime {
         }
     }
 
+    /// Evaluates the rule groups of one stored PrometheusRule (or stops them, when `o` is gone).
+    fn rules(&self, key: &ObjectRef, o: Option<&StoredObject>) {
+        let source = format!("{}/{}", key.namespace, key.name);
+        let file = o.and_then(|o| {
+            let spec = o.to_document(andon_spec::API_VERSION)["spec"].clone();
+            match andon_rules::file::from_spec_json(&spec) {
+                Ok(f) => Some(f),
+                Err(d) => {
+                    tracing::error!(rules = %key, problems = ?d, "stored rules do not read back");
+                    None
+                }
+            }
+        });
+        self.metrics.set_rules(&source, file);
+    }
+
     /// Routes and supervises one stored Service.
     async fn run(&self, store: &Store, o: &StoredObject) {
         let key = o.object_ref();
         if key.kind == "ScrapeConfig" {
             self.scrape(&key, Some(o));
+            return;
+        }
+        if key.kind == "PrometheusRule" {
+            self.rules(&key, Some(o));
             return;
         }
         let doc = o.to_document(andon_spec::API_VERSION);
@@ -233,7 +253,7 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
                 continue;
             }
             let Some((kind, rest)) = e.subject.split_once('/') else { continue };
-            if kind != "Service" && kind != "ScrapeConfig" {
+            if !matches!(kind, "Service" | "ScrapeConfig" | "PrometheusRule") {
                 continue;
             }
             let Some((ns, name)) = rest.split_once('/') else { continue };
@@ -241,6 +261,7 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
             match store.get(&key).await {
                 Ok(Some(o)) => rt.run(&store, &o).await,
                 Ok(None) if kind == "ScrapeConfig" => rt.scrape(&key, None),
+                Ok(None) if kind == "PrometheusRule" => rt.rules(&key, None),
                 Ok(None) => rt.stop(&key).await,
                 Err(err) => {
                     tracing::warn!(error = %err, service = %key, "runtime: cannot read service")

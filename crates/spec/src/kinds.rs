@@ -25,8 +25,17 @@ pub const SCRAPE_CONFIG: KindInfo = KindInfo {
     short: &["scfg"],
 };
 
+/// Prometheus recording and alerting rules (the Prometheus Operator's kind;
+/// a bare Prometheus rule file with top-level `groups:` reads as one).
+pub const PROMETHEUS_RULE: KindInfo = KindInfo {
+    kind: "PrometheusRule",
+    plural: "prometheusrules",
+    singular: "prometheusrule",
+    short: &["rules", "promrule"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
-pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT, SCRAPE_CONFIG];
+pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT, SCRAPE_CONFIG, PROMETHEUS_RULE];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).
 pub fn lookup(name: &str) -> Option<&'static KindInfo> {

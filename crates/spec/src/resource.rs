@@ -25,6 +25,57 @@ pub enum Spec {
     Service(Box<ServiceSpec>),
     Environment(EnvironmentSpec),
     ScrapeConfig(Box<ScrapeConfigSpec>),
+    /// A format another crate validates in depth (rule files): the spec as
+    /// written, and its tree for positions.
+    Foreign(Box<ForeignSpec>),
+}
+
+/// A spec kept as written; the crate owning its format checks it
+/// (`andon_rules::check_manifests` for `PrometheusRule`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignSpec {
+    pub value: serde_json::Value,
+    /// The spec's YAML tree, with positions.
+    pub node: Node,
+}
+
+impl Serialize for ForeignSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+/// The apiVersions a kind may be written with besides andon's own.
+fn accepts_api_version(kind: Option<&str>, v: &str) -> bool {
+    v == API_VERSION || (kind == Some("PrometheusRule") && v == "monitoring.coreos.com/v1")
+}
+
+/// Whether a document is a bare Prometheus rule file (only `groups:` at the top).
+pub fn is_bare_rule_file(node: &Node) -> bool {
+    let Value::Map(entries) = &node.value else { return false };
+    !entries.is_empty() && entries.iter().all(|(k, _)| k.key_text() == "groups")
+}
+
+/// The name a bare rule file gets: its file name without extension, as a DNS label.
+pub fn name_from_file(file: &str) -> String {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let stem = base
+        .strip_suffix(".yaml")
+        .or_else(|| base.strip_suffix(".yml"))
+        .or_else(|| base.strip_suffix(".json"))
+        .unwrap_or(base);
+    let mut out = String::new();
+    for c in stem.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_matches('-').chars().take(63).collect();
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() || matches!(file, "-" | "request") { "rules".to_string() } else { out }
 }
 
 /// The user-settable part of `metadata`.
@@ -119,7 +170,21 @@ pub fn parse_manifests(
         if doc.root.value == Value::Null {
             continue;
         }
-        if is_list(&doc.root) {
+        if is_bare_rule_file(&doc.root) {
+            out.push(Manifest {
+                kind: &kinds::PROMETHEUS_RULE,
+                metadata: Metadata {
+                    name: name_from_file(file),
+                    namespace: ns.to_owned(),
+                    ..Metadata::default()
+                },
+                spec: Spec::Foreign(Box::new(ForeignSpec {
+                    value: doc.root.to_json(),
+                    node: doc.root.clone(),
+                })),
+                origin: Origin { file: file.to_owned(), pos: doc.root.pos },
+            });
+        } else if is_list(&doc.root) {
             decode_list(&mut ctx, &doc.root, file, ns, &mut out);
         } else if let Some(m) = decode_manifest(&mut ctx, &doc.root, file, ns) {
             out.push(m);
@@ -188,9 +253,13 @@ pub fn check_unique(manifests: &[Manifest]) -> Vec<Diagnostic> {
 fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<Manifest> {
     let before = ctx.diags.len();
     let o = ctx.object(node, "", ENVELOPE_FIELDS)?;
+    let kind_text = o.get("kind").and_then(|n| match &n.value {
+        Value::Str(s) => Some(s.as_str()),
+        _ => None,
+    });
     if let Some(n) = o.require(ctx, "apiVersion")
         && let Some(v) = ctx.string(n, "apiVersion")
-        && v != API_VERSION
+        && !accepts_api_version(kind_text, &v)
     {
         ctx.error(
             n.pos,
@@ -225,6 +294,11 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
             .require(ctx, "spec")
             .and_then(|n| scrape::decode(ctx, n, "spec"))
             .map(|s| Spec::ScrapeConfig(Box::new(s))),
+        Some(k) if k.kind == "PrometheusRule" => o.require(ctx, "spec").and_then(|n| {
+            let spec = ctx.object(n, "spec", &["groups"])?;
+            spec.require(ctx, "groups")?;
+            Some(Spec::Foreign(Box::new(ForeignSpec { value: n.to_json(), node: n.clone() })))
+        }),
         Some(_) => match o.opt("spec") {
             Some(n) => environment::decode(ctx, n, "spec").map(Spec::Environment),
             None => Some(Spec::Environment(EnvironmentSpec::default())),

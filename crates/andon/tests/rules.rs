@@ -1,0 +1,213 @@
+//! Prometheus rules through the real binary: a bare rule file applied with
+//! `andon apply -f` is evaluated on the server (recorded series, `ALERTS`,
+//! the Prometheus `/rules` and `/alerts` API), pending `for` timers resume
+//! after `kill -9`, bad rule files are refused with their positions, and
+//! `andon rules check|test` behave like promtool's.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Andon, stderr, stdout};
+use http_body_util::BodyExt;
+use hyper::Method;
+
+const RULES: &str = r#"groups:
+- name: andon-self
+  interval: 1s
+  rules:
+  - record: job:up:sum
+    expr: sum by (job) (up{job="andon"})
+  - alert: AndonUp
+    expr: up{job="andon"} == 1
+    labels:
+      severity: info
+    annotations:
+      summary: "{{ $labels.job }} is up ({{ $value }})"
+  - alert: SlowBurn
+    expr: up{job="andon"} == 1
+    for: 1h
+"#;
+
+async fn api(a: &Andon, path: &str) -> serde_json::Value {
+    let resp = a.client().send(Method::GET, path, None).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Polls `/alerts` until `ok` accepts the list.
+async fn wait_alerts(
+    a: &Andon,
+    what: &str,
+    ok: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = api(a, "/prometheus/api/v1/alerts").await;
+        let alerts = v["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        if ok(&alerts) {
+            return alerts;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn find<'a>(alerts: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
+    alerts.iter().find(|a| a["labels"]["alertname"] == name)
+}
+
+/// Runs the CLI for a command that needs no server.
+fn offline(args: &[&str]) -> std::process::Output {
+    common::cli_with_stdin("http://127.0.0.1:1", args, None)
+}
+
+fn rfc3339_ms(s: &str) -> i64 {
+    andon_core::Timestamp::parse_rfc3339(s).unwrap().millis()
+}
+
+#[tokio::test]
+async fn rules_run_on_the_server_and_pending_timers_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Andon::start_with(dir.path(), &["--scrape-interval", "1"]);
+    let f = dir.path().join("self-rules.yml");
+    std::fs::write(&f, RULES).unwrap();
+    let out = a.cli(&["apply", "-f", f.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The bare file became a PrometheusRule named after the file.
+    let got = a.cli(&["get", "prometheusrule", "self-rules", "-o", "json"]);
+    assert!(got.status.success(), "{}", stderr(&got));
+
+    let alerts = wait_alerts(&a, "AndonUp firing and SlowBurn pending", |al| {
+        find(al, "AndonUp").is_some_and(|x| x["state"] == "firing")
+            && find(al, "SlowBurn").is_some_and(|x| x["state"] == "pending")
+    })
+    .await;
+    let up = find(&alerts, "AndonUp").unwrap();
+    assert_eq!(up["labels"]["severity"], "info");
+    assert_eq!(up["annotations"]["summary"], "andon is up (1)");
+    assert_eq!(up["value"], "1e+00");
+    let first_active = rfc3339_ms(find(&alerts, "SlowBurn").unwrap()["activeAt"].as_str().unwrap());
+
+    // The rules API reports both kinds with their health.
+    let rules = api(&a, "/prometheus/api/v1/rules").await;
+    let groups = rules["data"]["groups"].as_array().unwrap();
+    // The rules andon ships are there too.
+    assert!(groups.iter().any(|g| g["file"] == "andon/defaults"), "{rules}");
+    let group = groups.iter().find(|g| g["name"] == "andon-self").unwrap();
+    assert_eq!(group["name"], "andon-self");
+    assert_eq!(group["file"], "default/self-rules");
+    assert_eq!(group["interval"], 1.0);
+    let kinds: Vec<&str> =
+        group["rules"].as_array().unwrap().iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["recording", "alerting", "alerting"]);
+    assert!(group["rules"].as_array().unwrap().iter().all(|r| r["health"] == "ok"), "{rules}");
+    let only_alerts = api(&a, "/prometheus/api/v1/rules?type=alert").await;
+    let mine = only_alerts["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "andon-self")
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["rules"].as_array().unwrap().len(), 2);
+
+    // Recorded series and ALERTS are in the TSDB.
+    let q = api(&a, "/prometheus/api/v1/query?query=job%3Aup%3Asum").await;
+    assert_eq!(q["data"]["result"][0]["value"][1], "1", "{q}");
+    let q = api(&a, "/prometheus/api/v1/query?query=ALERTS%7Balertname%3D%22SlowBurn%22%7D").await;
+    assert_eq!(q["data"]["result"][0]["metric"]["alertstate"], "pending", "{q}");
+
+    // kill -9, a pause, a restart: SlowBurn's `for` timer resumes instead of starting over.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    a.kill9();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let restarted_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as i64;
+    let a = Andon::start_with(dir.path(), &["--scrape-interval", "1"]);
+    let alerts = wait_alerts(&a, "SlowBurn pending again", |al| {
+        find(al, "SlowBurn").is_some_and(|x| x["state"] == "pending")
+    })
+    .await;
+    let resumed = rfc3339_ms(find(&alerts, "SlowBurn").unwrap()["activeAt"].as_str().unwrap());
+    // Restored: active since before the restart (the downtime is added, as Prometheus does).
+    assert!(
+        resumed < restarted_at - 1000,
+        "activeAt {resumed} not restored (restart at {restarted_at})"
+    );
+    assert!(resumed >= first_active, "activeAt {resumed} before the original {first_active}");
+}
+
+#[tokio::test]
+async fn bad_rule_files_are_refused_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Andon::start(dir.path());
+    let f = dir.path().join("bad.yml");
+    std::fs::write(
+        &f,
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(rate(x[5m])\n    annotations:\n      summary: '{{ $labels.job '\n",
+    )
+    .unwrap();
+    let out = a.cli(&["apply", "-f", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("bad.yml:5:"), "{err}");
+    assert!(err.contains("could not parse expression"), "{err}");
+    assert!(err.contains("annotation \"summary\""), "{err}");
+    assert!(err.contains("nothing was applied"), "{err}");
+    let list = a.cli(&["get", "prometheusrules", "-o", "json"]);
+    assert!(!stdout(&list).contains("\"g\""), "{}", stdout(&list));
+
+    // The same file through the API directly: 422 with the problems.
+    let resp = a
+        .client()
+        .send(Method::POST, "/api/v1/apply", Some(("application/yaml", std::fs::read(&f).unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+}
+
+#[test]
+fn rules_check_and_test_behave_like_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: g\n  rules:\n  - alert: InstanceDown\n    expr: up == 0\n    for: 5m\n    labels: {severity: page}\n    annotations:\n      summary: 'Instance {{ $labels.instance }} down'\n  - record: job:up:sum\n    expr: sum by (job) (up)\n",
+    )
+    .unwrap();
+    let check = offline(&["rules", "check", rules.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("  SUCCESS: 2 rules found"), "{}", stdout(&check));
+
+    let tests = dir.path().join("tests.yml");
+    std::fs::write(
+        &tests,
+        "rule_files: [rules.yml]\ntests:\n- interval: 1m\n  input_series:\n  - series: 'up{job=\"api\", instance=\"a:1\"}'\n    values: '0x10'\n  alert_rule_test:\n  - eval_time: 6m\n    alertname: InstanceDown\n    exp_alerts:\n    - exp_labels: {severity: page, job: api, instance: 'a:1'}\n      exp_annotations: {summary: 'Instance a:1 down'}\n  promql_expr_test:\n  - expr: job:up:sum\n    eval_time: 2m\n    exp_samples:\n    - labels: 'job:up:sum{job=\"api\"}'\n      value: 0\n",
+    )
+    .unwrap();
+    let ok = offline(&["rules", "test", tests.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
+    assert!(stdout(&ok).contains("  SUCCESS"), "{}", stdout(&ok));
+
+    // A wrong expectation fails with promtool's report and exit code 1.
+    let text = std::fs::read_to_string(&tests).unwrap().replace("value: 0", "value: 3");
+    std::fs::write(&tests, text).unwrap();
+    let bad = offline(&["rules", "test", tests.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = stderr(&bad);
+    assert!(err.contains("  FAILED:"), "{err}");
+    assert!(
+        err.contains("    expr: \"job:up:sum\", time: 2m,\n        exp: {__name__=\"job:up:sum\", job=\"api\"} 3E+00\n        got: {__name__=\"job:up:sum\", job=\"api\"} 0E+00"),
+        "{err}"
+    );
+}
