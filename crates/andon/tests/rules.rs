@@ -123,8 +123,25 @@ async fn rules_run_on_the_server_and_pending_timers_survive_kill_9() {
     // Recorded series and ALERTS are in the TSDB.
     let q = api(&a, "/prometheus/api/v1/query?query=job%3Aup%3Asum").await;
     assert_eq!(q["data"]["result"][0]["value"][1], "1", "{q}");
-    let q = api(&a, "/prometheus/api/v1/query?query=ALERTS%7Balertname%3D%22SlowBurn%22%7D").await;
-    assert_eq!(q["data"]["result"][0]["metric"]["alertstate"], "pending", "{q}");
+    // ALERTS is written from the evaluation after the one that restored `for` state.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let q =
+            api(&a, "/prometheus/api/v1/query?query=ALERTS%7Balertname%3D%22SlowBurn%22%7D").await;
+        if q["data"]["result"][0]["metric"]["alertstate"] == "pending" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no pending ALERTS series: {q}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The Alerts page shows both, with the expanded annotation, and the rule groups.
+    let resp = a.client().send(Method::GET, "/ui/alerts", None).await.unwrap();
+    let html =
+        String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(html.contains("1 firing, 1 pending"), "{html}");
+    assert!(html.contains("andon is up (1)"), "{html}");
+    assert!(html.contains("andon-self") && html.contains("andon-defaults"), "{html}");
 
     // kill -9, a pause, a restart: SlowBurn's `for` timer resumes instead of starting over.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -8,6 +8,7 @@ mod logs;
 mod metrics;
 mod runtime;
 mod ui;
+mod ui_alerts;
 mod ui_metrics;
 
 use std::net::SocketAddr;
