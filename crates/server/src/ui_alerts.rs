@@ -163,6 +163,6 @@ async fn alert_history(s: &AppState, now: i64) -> Vec<(andon_series::Labels, i64
             spans.push((labels, f, last));
         }
     }
-    spans.sort_by(|a, b| b.1.cmp(&a.1));
+    spans.sort_by_key(|s| std::cmp::Reverse(s.1));
     spans
 }
