@@ -152,7 +152,10 @@ async fn namespaces_are_part_of_identity() {
     let (s, v) = request(&c, Method::GET, "/api/v1/widgets", None).await;
     assert_eq!(
         (s, v["detail"].as_str().unwrap()),
-        (404, "unknown resource type \"widgets\"; known: services, environments, scrapeconfigs")
+        (
+            404,
+            "unknown resource type \"widgets\"; known: services, environments, scrapeconfigs, prometheusrules"
+        )
     );
     let (s, v) = request(&c, Method::GET, "/api/v1/services?limit=many", None).await;
     assert_eq!(s, 400, "{v}");
@@ -246,7 +249,7 @@ async fn cli_exit_codes_follow_the_convention() {
         (o.status.code(), stderr(&o).as_str()),
         (
             Some(2),
-            "error: Invalid input (400): unknown resource type \"pods\"; known: service (svc), environment (env), scrapeconfig (scfg)\n"
+            "error: Invalid input (400): unknown resource type \"pods\"; known: service (svc), environment (env), scrapeconfig (scfg), prometheusrule (rules, promrule)\n"
         )
     );
     let o = cli_with_stdin(nowhere, &["frobnicate"], None);

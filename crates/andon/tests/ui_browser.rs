@@ -157,7 +157,16 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
         links.as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect();
     assert_eq!(
         links,
-        ["/", "/ui/services", "/ui/environments", "/ui/scrapeconfigs", "/ui/metrics", "/ui/events"]
+        [
+            "/",
+            "/ui/services",
+            "/ui/environments",
+            "/ui/scrapeconfigs",
+            "/ui/prometheusrules",
+            "/ui/metrics",
+            "/ui/alerts",
+            "/ui/events"
+        ]
     );
     for (href, title) in [
         ("/ui/services", "Services"),
