@@ -163,6 +163,7 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/environments",
             "/ui/scrapeconfigs",
             "/ui/prometheusrules",
+            "/ui/prometheusservicelevels",
             "/ui/metrics",
             "/ui/alerts",
             "/ui/events"

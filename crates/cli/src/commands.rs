@@ -48,6 +48,10 @@ pub async fn run(cli: Cli) -> u8 {
             disable_recordings,
             disable_alerts,
         )),
+        Command::Slo { what: SloCommand::List { output } } => slo_list(&cli.server, output).await,
+        Command::Slo { what: SloCommand::Status { id, output } } => {
+            slo_status(&cli.server, &id, output).await
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "andon", &mut out);
@@ -135,7 +139,8 @@ pub fn load(
             .find(|i| i.name == file)
             .map(|i| String::from_utf8_lossy(&i.bytes).into_owned())
     };
-    let diags = andon_rules::file::check_manifests(&ms, &source_of);
+    let mut diags = andon_rules::file::check_manifests(&ms, &source_of);
+    diags.extend(andon_slo::check_manifests(&ms));
     if diags.is_empty() { Ok(ms) } else { Err(diags) }
 }
 
@@ -275,7 +280,10 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
     header.push("NAME".into());
     let extra: &[&str] = match k.kind {
         "Service" => &["REPLICAS", "PORTS", "COMMAND"],
-        _ => &["APPROVAL", "DESCRIPTION"],
+        "Environment" => &["APPROVAL", "DESCRIPTION"],
+        "PrometheusRule" => &["GROUPS", "RULES"],
+        "PrometheusServiceLevel" => &["SERVICE", "SLOS"],
+        _ => &[],
     };
     header.extend(extra.iter().map(|s| (*s).to_owned()));
     header.push("AGE".into());
@@ -308,6 +316,23 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
                     .collect();
                 r.push(cmd.join(" "));
             }
+            "PrometheusRule" => {
+                let groups = spec["groups"].as_array().map_or(&[][..], Vec::as_slice);
+                r.push(groups.len().to_string());
+                let rules: usize =
+                    groups.iter().map(|g| g["rules"].as_array().map_or(0, Vec::len)).sum();
+                r.push(rules.to_string());
+            }
+            "PrometheusServiceLevel" => {
+                let doc = &spec["document"];
+                let body = if doc["spec"].is_object() { &doc["spec"] } else { doc };
+                let service = body["service"]
+                    .as_str()
+                    .unwrap_or(doc["metadata"]["name"].as_str().unwrap_or(""));
+                r.push(service.to_owned());
+                r.push(body["slos"].as_array().map_or(1, Vec::len).to_string());
+            }
+            "ScrapeConfig" => {}
             _ => {
                 r.push(if spec["requiresApproval"].as_bool() == Some(true) {
                     "required".into()
@@ -840,6 +865,109 @@ fn slo_generate(
             2
         }
     }
+}
+
+fn print_value(v: &Value, format: Format) {
+    match format {
+        Format::Yaml => output::yaml(v),
+        _ => output::json(v),
+    }
+}
+
+fn percent(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "-".to_string(), |x| format!("{:.3}%", x * 100.0))
+}
+
+fn rate(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"))
+}
+
+fn exhaustion(v: &Value) -> String {
+    v.as_f64().map_or_else(
+        || "-".to_string(),
+        |s| human_age(std::time::Duration::from_secs_f64(s.clamp(0.0, 1e12))),
+    )
+}
+
+/// `andon slo list`.
+async fn slo_list(server: &str, format: Format) -> Result<u8, ClientError> {
+    let c = Client::new(server)?;
+    let v = c.get_json("/api/v1/slo-status").await?;
+    if format != Format::Table {
+        print_value(&v, format);
+        return Ok(0);
+    }
+    let mut rows = vec![vec![
+        "ID".to_string(),
+        "OBJECTIVE".into(),
+        "PERIOD".into(),
+        "ERRORS 5M".into(),
+        "BUDGET LEFT".into(),
+        "BURN 1H".into(),
+        "EXHAUSTED IN".into(),
+        "FIRING".into(),
+    ]];
+    for s in v["items"].as_array().into_iter().flatten() {
+        rows.push(vec![
+            s["id"].as_str().unwrap_or("").to_string(),
+            format!("{}%", s["objective"]),
+            s["period"].as_str().unwrap_or("").to_string(),
+            percent(&s["sliErrorRatio"]),
+            percent(&s["budgetRemaining"]),
+            rate(&s["burnRates"]["1h"]),
+            exhaustion(&s["exhaustionSeconds"]),
+            s["firingAlerts"].as_array().map_or(0, Vec::len).to_string(),
+        ]);
+    }
+    if rows.len() == 1 {
+        output::note("no SLOs (apply a Sloth or OpenSLO spec with `andon apply -f`)");
+        return Ok(0);
+    }
+    output::table(&rows);
+    Ok(0)
+}
+
+/// `andon slo status ID`.
+async fn slo_status(server: &str, id: &str, format: Format) -> Result<u8, ClientError> {
+    let c = Client::new(server)?;
+    let s = c.get_json(&format!("/api/v1/slo-status/{}", form_escape(id))).await?;
+    if format != Format::Table {
+        print_value(&s, format);
+        return Ok(0);
+    }
+    let mut lines = vec![
+        format!(
+            "SLO:          {} ({} / {}, from {})",
+            s["id"].as_str().unwrap_or(""),
+            s["service"].as_str().unwrap_or(""),
+            s["name"].as_str().unwrap_or(""),
+            s["source"].as_str().unwrap_or("")
+        ),
+        format!("Objective:    {}% over {}", s["objective"], s["period"].as_str().unwrap_or("")),
+        format!("Errors (5m):  {}", percent(&s["sliErrorRatio"])),
+        format!(
+            "Errors ({}): {}",
+            s["period"].as_str().unwrap_or(""),
+            percent(&s["periodErrorRatio"])
+        ),
+        format!("Budget left:  {}", percent(&s["budgetRemaining"])),
+        format!(
+            "Exhausted in: {} (at the last hour's burn rate)",
+            exhaustion(&s["exhaustionSeconds"])
+        ),
+        "Burn rates:".to_string(),
+    ];
+    for w in ["5m", "1h", "6h", "1d", "3d"] {
+        lines.push(format!("  {w:>3}  {}", rate(&s["burnRates"][w])));
+    }
+    let firing: Vec<&str> =
+        s["firingAlerts"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    lines.push(format!(
+        "Firing:       {}",
+        if firing.is_empty() { "none".to_string() } else { firing.join(", ") }
+    ));
+    output::line(&lines.join("\n"));
+    Ok(0)
 }
 
 /// `andon promql query`: one query against the server's Prometheus API.

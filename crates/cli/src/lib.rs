@@ -216,6 +216,19 @@ pub enum SloCommand {
         #[arg(long)]
         disable_alerts: bool,
     },
+    /// Every SLO the server evaluates: objective, SLI now, error budget left over
+    /// the period, the last hour's burn rate, projected exhaustion.
+    List {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// One SLO in detail (by `service-name` id or by name), with burn rates over 5m, 1h,
+    /// 6h, 1d and 3d and the SLO alerts firing now.
+    Status {
+        id: String,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ pub mod import;
 pub mod remote;
 pub mod rules;
 mod scrape;
+pub mod slo;
 pub mod time;
 
 use std::path::Path;
@@ -75,6 +76,8 @@ pub struct Engine {
     pub(crate) scrapes: scrape::Manager,
     pub(crate) senders: Arc<[Arc<remote::Sender>]>,
     pub(crate) rules: rules::RuleManager,
+    /// SLOs by source (`namespace/name` of their PrometheusServiceLevel).
+    pub(crate) slos: std::sync::Mutex<std::collections::BTreeMap<String, Vec<andon_slo::Slo>>>,
     pub(crate) started_ms: i64,
     /// Per ScrapeConfig pool: discovered label sets its relabeling dropped.
     pub(crate) dropped:
@@ -116,6 +119,7 @@ impl Engine {
             ),
             senders,
             opts,
+            slos: Default::default(),
             dropped: Default::default(),
             started_ms: time::now_ms(),
         });
@@ -181,6 +185,38 @@ impl Engine {
     /// Replaces the rule groups of `source` (a `PrometheusRule` resource); `None` removes them.
     pub fn set_rules(&self, source: &str, file: Option<andon_rules::RuleFile>) {
         self.rules.set_source(source, file);
+    }
+
+    /// Replaces the SLOs of `source` (a `PrometheusServiceLevel`, `namespace/name`)
+    /// and the rules generated for them (rule source `slo/<source>`); `None` removes them.
+    pub fn set_slos(
+        &self,
+        source: &str,
+        generated: Option<&andon_slo::Generated>,
+    ) -> Result<(), String> {
+        let file = generated.map(slo::rule_file).transpose()?;
+        self.rules.set_source(&format!("slo/{source}"), file);
+        if let Ok(mut slos) = self.slos.lock() {
+            match generated {
+                Some(g) => {
+                    slos.insert(source.to_string(), g.slos.clone());
+                }
+                None => {
+                    slos.remove(source);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every SLO with its source.
+    pub fn slos(&self) -> Vec<(String, andon_slo::Slo)> {
+        self.slos
+            .lock()
+            .map(|m| {
+                m.iter().flat_map(|(k, v)| v.iter().map(move |s| (k.clone(), s.clone()))).collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Every rule group with its rules' health and alerts.

@@ -31,6 +31,8 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/apply", post(apply))
         .route("/api/v1/events", get(events::list_or_follow))
+        .route("/api/v1/slo-status", get(crate::slo_api::list))
+        .route("/api/v1/slo-status/{id}", get(crate::slo_api::one))
         // Each path comes in two shapes, short (namespace `default`, or every namespace for
         // a list) and namespaced; `Target` reads either.
         .route("/api/v1/{plural}", get(list))
@@ -301,6 +303,7 @@ fn parse_checked(bytes: &[u8], ns: Option<&str>) -> Result<Vec<andon_spec::Manif
     let manifests =
         andon_spec::parse_manifests("request", bytes, ns).map_err(Problem::from_diagnostics)?;
     let text = String::from_utf8_lossy(bytes).into_owned();
-    let diags = andon_rules::file::check_manifests(&manifests, &|_| Some(text.clone()));
+    let mut diags = andon_rules::file::check_manifests(&manifests, &|_| Some(text.clone()));
+    diags.extend(andon_slo::check_manifests(&manifests));
     if diags.is_empty() { Ok(manifests) } else { Err(Problem::from_diagnostics(diags).into()) }
 }

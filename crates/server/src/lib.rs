@@ -7,6 +7,7 @@ mod events;
 mod logs;
 mod metrics;
 mod runtime;
+mod slo_api;
 mod ui;
 mod ui_alerts;
 mod ui_metrics;

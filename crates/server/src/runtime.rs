@@ -87,7 +87,7 @@ impl Runtime {
     }
 
     async fn sync_all(&self, store: &Store) {
-        for kind in ["PrometheusRule", "ScrapeConfig", "Service"] {
+        for kind in ["PrometheusRule", "PrometheusServiceLevel", "ScrapeConfig", "Service"] {
             self.sync_kind(store, kind).await;
         }
     }
@@ -152,6 +152,25 @@ impl Runtime {
         self.metrics.set_rules(&source, file);
     }
 
+    /// Evaluates the rules generated for one stored PrometheusServiceLevel and
+    /// tracks its SLOs (or drops them, when `o` is gone).
+    fn slos(&self, key: &ObjectRef, o: Option<&StoredObject>) {
+        let source = format!("{}/{}", key.namespace, key.name);
+        let generated = o.and_then(|o| {
+            let spec = o.to_document(andon_spec::API_VERSION)["spec"].clone();
+            match andon_slo::from_spec_json(&spec) {
+                Ok(g) => Some(g),
+                Err(d) => {
+                    tracing::error!(slo = %key, problems = ?d, "stored SLO spec does not read back");
+                    None
+                }
+            }
+        });
+        if let Err(e) = self.metrics.set_slos(&source, generated.as_ref()) {
+            tracing::error!(slo = %key, error = %e, "SLO rules not loaded");
+        }
+    }
+
     /// Routes and supervises one stored Service.
     async fn run(&self, store: &Store, o: &StoredObject) {
         let key = o.object_ref();
@@ -161,6 +180,10 @@ impl Runtime {
         }
         if key.kind == "PrometheusRule" {
             self.rules(&key, Some(o));
+            return;
+        }
+        if key.kind == "PrometheusServiceLevel" {
+            self.slos(&key, Some(o));
             return;
         }
         let doc = o.to_document(andon_spec::API_VERSION);
@@ -253,7 +276,10 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
                 continue;
             }
             let Some((kind, rest)) = e.subject.split_once('/') else { continue };
-            if !matches!(kind, "Service" | "ScrapeConfig" | "PrometheusRule") {
+            if !matches!(
+                kind,
+                "Service" | "ScrapeConfig" | "PrometheusRule" | "PrometheusServiceLevel"
+            ) {
                 continue;
             }
             let Some((ns, name)) = rest.split_once('/') else { continue };
@@ -262,6 +288,7 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
                 Ok(Some(o)) => rt.run(&store, &o).await,
                 Ok(None) if kind == "ScrapeConfig" => rt.scrape(&key, None),
                 Ok(None) if kind == "PrometheusRule" => rt.rules(&key, None),
+                Ok(None) if kind == "PrometheusServiceLevel" => rt.slos(&key, None),
                 Ok(None) => rt.stop(&key).await,
                 Err(err) => {
                     tracing::warn!(error = %err, service = %key, "runtime: cannot read service")

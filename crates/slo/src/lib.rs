@@ -334,6 +334,15 @@ const DAY_MS: i64 = 86_400_000;
 /// Reads an SLO spec file and generates its rules.
 pub fn generate(bytes: &[u8], file: &str, opts: &Options) -> Result<Generated, Vec<Diagnostic>> {
     let docs = yaml::parse(bytes).map_err(|d| vec![d.with_file(file)])?;
+    generate_from(&docs, file, opts)
+}
+
+/// Generates the rules of already-read documents (positions are theirs).
+pub fn generate_from(
+    docs: &[yaml::Document],
+    file: &str,
+    opts: &Options,
+) -> Result<Generated, Vec<Diagnostic>> {
     let mut ctx = Ctx::default();
 
     let start = docs.first().map_or(Pos::new(1, 1), |d| d.pos);
@@ -343,11 +352,11 @@ pub fn generate(bytes: &[u8], file: &str, opts: &Options) -> Result<Generated, V
     }
 
     // OpenSLO v1 SLO documents may point at SLI documents anywhere in the file.
-    let indicators = openslo::collect_indicators(&docs);
+    let indicators = openslo::collect_indicators(docs);
 
     let mut drafts = Vec::new();
     let mut any = false;
-    for doc in &docs {
+    for doc in docs {
         if doc.root.value == Value::Null || openslo::is_companion(&doc.root) {
             continue;
         }
@@ -513,3 +522,31 @@ fn check_extra_labels(ctx: &mut Ctx, pos: Pos, labels: &BTreeMap<String, String>
 
 #[cfg(test)]
 mod tests;
+
+/// Checks every applied `PrometheusServiceLevel` among `manifests` in depth (the
+/// whole SLO spec, as `generate` reads it), with the document's own positions.
+pub fn check_manifests(manifests: &[andon_spec::Manifest]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for m in manifests {
+        let andon_spec::Spec::Foreign(f) = &m.spec else { continue };
+        if m.kind.kind != "PrometheusServiceLevel" {
+            continue;
+        }
+        if let Err(ds) = from_node(&f.node, &m.origin.file) {
+            out.extend(ds);
+        }
+    }
+    out
+}
+
+/// Generates the rules of one SLO document with the server's defaults.
+pub fn from_node(node: &Node, file: &str) -> Result<Generated, Vec<Diagnostic>> {
+    let doc = yaml::Document { index: 0, pos: node.pos, root: node.clone() };
+    generate_from(std::slice::from_ref(&doc), file, &Options::default())
+}
+
+/// Generates the rules of a stored `PrometheusServiceLevel` spec (`{"document": …}`).
+pub fn from_spec_json(spec: &serde_json::Value) -> Result<Generated, Vec<Diagnostic>> {
+    let text = spec["document"].to_string();
+    generate(text.as_bytes(), "stored", &Options::default())
+}

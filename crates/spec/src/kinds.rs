@@ -34,8 +34,18 @@ pub const PROMETHEUS_RULE: KindInfo = KindInfo {
     short: &["rules", "promrule"],
 };
 
+/// An SLO spec: Sloth's `prometheus/v1` or `PrometheusServiceLevel`, or an OpenSLO
+/// `SLO`, kept as written (`spec.document`); its rules are generated and evaluated.
+pub const PROMETHEUS_SERVICE_LEVEL: KindInfo = KindInfo {
+    kind: "PrometheusServiceLevel",
+    plural: "prometheusservicelevels",
+    singular: "prometheusservicelevel",
+    short: &["slo", "slos"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
-pub const KINDS: &[KindInfo] = &[SERVICE, ENVIRONMENT, SCRAPE_CONFIG, PROMETHEUS_RULE];
+pub const KINDS: &[KindInfo] =
+    &[SERVICE, ENVIRONMENT, SCRAPE_CONFIG, PROMETHEUS_RULE, PROMETHEUS_SERVICE_LEVEL];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).
 pub fn lookup(name: &str) -> Option<&'static KindInfo> {

@@ -50,6 +50,83 @@ fn accepts_api_version(kind: Option<&str>, v: &str) -> bool {
     v == API_VERSION || (kind == Some("PrometheusRule") && v == "monitoring.coreos.com/v1")
 }
 
+fn str_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+    let Value::Map(entries) = &node.value else { return None };
+    entries.iter().find(|(k, _)| k.key_text() == key).and_then(|(_, v)| match &v.value {
+        Value::Str(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+/// What kind of SLO document `node` is, by shape: a Sloth spec
+/// (`version: prometheus/v1`), a Sloth `PrometheusServiceLevel`, an OpenSLO document.
+fn slo_shape(node: &Node) -> Option<&'static str> {
+    if str_field(node, "version").is_some_and(|v| v.starts_with("prometheus/"))
+        && str_field(node, "apiVersion").is_none()
+    {
+        return Some("sloth");
+    }
+    let api = str_field(node, "apiVersion")?;
+    if api.starts_with("sloth.slok.dev/") {
+        return Some("sloth-kubernetes");
+    }
+    if api.starts_with("openslo/") {
+        return Some("openslo");
+    }
+    None
+}
+
+/// An SLO document as a `PrometheusServiceLevel` manifest: its name is
+/// `metadata.name`, or for a Sloth spec its `service`.
+fn slo_manifest(ctx: &mut Ctx, node: &Node, shape: &str, file: &str, ns: &str) -> Option<Manifest> {
+    if shape == "openslo" && str_field(node, "kind") != Some("SLO") {
+        let kind = str_field(node, "kind").unwrap_or("?");
+        ctx.error(
+            node.pos,
+            "kind",
+            format!(
+                "OpenSLO {kind} documents are read by `andon slo generate`; apply OpenSLO SLOs \
+                 with their indicator inline"
+            ),
+        );
+        return None;
+    }
+    let meta = match &node.value {
+        Value::Map(entries) => {
+            entries.iter().find(|(k, _)| k.key_text() == "metadata").map(|(_, v)| v)
+        }
+        _ => None,
+    };
+    let (name, namespace) = match (shape, meta) {
+        ("sloth", _) => (str_field(node, "service").map(name_from_file), None),
+        (_, Some(m)) => {
+            (str_field(m, "name").map(str::to_owned), str_field(m, "namespace").map(str::to_owned))
+        }
+        _ => (None, None),
+    };
+    let Some(name) = name else {
+        ctx.error(node.pos, "metadata.name", "required field is missing");
+        return None;
+    };
+    if let Err(e) = check_dns1123_label(&name) {
+        ctx.error(node.pos, "metadata.name", e);
+        return None;
+    }
+    Some(Manifest {
+        kind: &kinds::PROMETHEUS_SERVICE_LEVEL,
+        metadata: Metadata {
+            name,
+            namespace: namespace.unwrap_or_else(|| ns.to_owned()),
+            ..Metadata::default()
+        },
+        spec: Spec::Foreign(Box::new(ForeignSpec {
+            value: serde_json::json!({ "document": node.to_json() }),
+            node: node.clone(),
+        })),
+        origin: Origin { file: file.to_owned(), pos: node.pos },
+    })
+}
+
 /// Whether a document is a bare Prometheus rule file (only `groups:` at the top).
 pub fn is_bare_rule_file(node: &Node) -> bool {
     let Value::Map(entries) = &node.value else { return false };
@@ -184,6 +261,8 @@ pub fn parse_manifests(
                 })),
                 origin: Origin { file: file.to_owned(), pos: doc.root.pos },
             });
+        } else if let Some(shape) = slo_shape(&doc.root) {
+            out.extend(slo_manifest(&mut ctx, &doc.root, shape, file, ns));
         } else if is_list(&doc.root) {
             decode_list(&mut ctx, &doc.root, file, ns, &mut out);
         } else if let Some(m) = decode_manifest(&mut ctx, &doc.root, file, ns) {
@@ -294,6 +373,11 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
             .require(ctx, "spec")
             .and_then(|n| scrape::decode(ctx, n, "spec"))
             .map(|s| Spec::ScrapeConfig(Box::new(s))),
+        Some(k) if k.kind == "PrometheusServiceLevel" => o.require(ctx, "spec").and_then(|n| {
+            let spec = ctx.object(n, "spec", &["document"])?;
+            let doc = spec.require(ctx, "document")?;
+            Some(Spec::Foreign(Box::new(ForeignSpec { value: n.to_json(), node: doc.clone() })))
+        }),
         Some(k) if k.kind == "PrometheusRule" => o.require(ctx, "spec").and_then(|n| {
             let spec = ctx.object(n, "spec", &["groups"])?;
             spec.require(ctx, "groups")?;
