@@ -327,6 +327,14 @@ async fn slo_specs_apply_generate_rules_and_report_status() {
     let status = a.cli(&["slo", "status", "requests-availability"]);
     assert!(status.status.success(), "{}", stderr(&status));
     assert!(stdout(&status).contains("Budget left:  100.000%"), "{}", stdout(&status));
+    // The SLOs page lists it with its budget.
+    let resp = a.client().send(Method::GET, "/ui/slos", None).await.unwrap();
+    let html =
+        String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(
+        html.contains("andon-api-requests-availability") && html.contains("100.000%"),
+        "{html}"
+    );
     let missing = a.cli(&["slo", "status", "nope"]);
     assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
 

@@ -166,6 +166,7 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/prometheusservicelevels",
             "/ui/metrics",
             "/ui/alerts",
+            "/ui/slos",
             "/ui/events"
         ]
     );

@@ -11,6 +11,7 @@ mod slo_api;
 mod ui;
 mod ui_alerts;
 mod ui_metrics;
+mod ui_slos;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/events", get(journal))
         .route("/ui/metrics", get(crate::ui_metrics::page))
         .route("/ui/alerts", get(crate::ui_alerts::page))
+        .route("/ui/slos", get(crate::ui_slos::page))
         .route(
             "/ui/app.js",
             get(|| async {
@@ -70,6 +71,7 @@ pub(crate) fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     }
     item("/ui/metrics", "Metrics", "metrics");
     item("/ui/alerts", "Alerts", "alerts");
+    item("/ui/slos", "SLOs", "slos");
     item("/ui/events", "Events", "events");
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -25,7 +25,7 @@ pub(crate) struct MetricsQuery {
 
 const RANGES: &[(&str, i64)] = &[("15m", 900), ("1h", 3600), ("6h", 21_600), ("1d", 86_400)];
 
-async fn run_range(
+pub(crate) async fn run_range(
     s: &AppState,
     expr: String,
     range_s: i64,

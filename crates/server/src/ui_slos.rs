@@ -1,0 +1,89 @@
+//! The SLOs page: every SLO with its objective, errors now, error budget left,
+//! burn rates and projected exhaustion, and the budget's burn-down over the
+//! SLO period as a chart (from the recorded `slo:period_error_budget_remaining:ratio`).
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::response::Html;
+
+use crate::AppState;
+use crate::ui::{esc, layout};
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |x| format!("{:.3}%", x * 100.0))
+}
+
+pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
+    let engine = s.engine.clone();
+    let now = andon_metrics::time::now_ms();
+    let slos = engine.slos();
+    let statuses = tokio::task::spawn_blocking(move || {
+        slos.iter()
+            .map(|(source, slo)| {
+                (slo.clone(), andon_metrics::slo::status(&engine, source, slo, now))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let mut body = String::from("<h1>SLOs</h1>");
+    if statuses.is_empty() {
+        body.push_str("<p class=\"muted\">No SLOs. Apply a Sloth or OpenSLO spec with <code>andon apply -f slo.yml</code>.</p>");
+        return layout("SLOs", "slos", &body);
+    }
+    body.push_str("<table><thead><tr><th>SLO</th><th>objective</th><th>errors (5m)</th><th>budget left</th><th>burn 5m · 1h · 6h · 1d · 3d</th><th>exhausted in</th><th>firing</th></tr></thead><tbody>");
+    for (_, st) in &statuses {
+        let burns: Vec<String> = andon_metrics::slo::BURN_WINDOWS
+            .iter()
+            .map(|w| {
+                st.burn_rates
+                    .get(*w)
+                    .copied()
+                    .flatten()
+                    .map_or("–".into(), |b| format!("{b:.2}×"))
+            })
+            .collect();
+        let left_class = match st.budget_remaining {
+            Some(r) if r <= 0.0 => "bad",
+            Some(r) if r < 0.25 => "bad",
+            Some(_) => "ok",
+            None => "",
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{id}<div class=\"muted\">{src}</div></td><td>{obj}% / {period}</td><td>{now}</td><td class=\"{left_class}\">{left}</td><td>{burns}</td><td>{ex}</td><td>{firing}</td></tr>",
+            id = esc(&st.id),
+            src = esc(&st.source),
+            obj = st.objective,
+            period = esc(&st.period),
+            now = pct(st.sli_error_ratio),
+            left = pct(st.budget_remaining),
+            burns = burns.join(" · "),
+            ex = st.exhaustion_seconds.map_or("–".into(), |x| andon_core::time::human_age(
+                std::time::Duration::from_secs_f64(x.clamp(0.0, 1e12))
+            )),
+            firing = if st.firing_alerts.is_empty() {
+                "none".to_string()
+            } else {
+                esc(&st.firing_alerts.join(", "))
+            },
+        );
+    }
+    body.push_str("</tbody></table>");
+    for (slo, st) in &statuses {
+        let expr = format!("slo:period_error_budget_remaining:ratio{}", slo.selector());
+        let _ =
+            write!(body, "<h2>{} — error budget left over {}</h2>", esc(&st.id), esc(&st.period));
+        match crate::ui_metrics::run_range(&s, expr, slo.period_ms / 1000, 240).await {
+            Ok(andon_promql::Value::Matrix(m)) => {
+                body.push_str(&crate::ui_metrics::svg_chart(&m, 900, 200))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = write!(body, "<p class=\"error\">{}</p>", esc(&e.message));
+            }
+        }
+    }
+    layout("SLOs", "slos", &body)
+}
