@@ -16,6 +16,11 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
     ("andon-remote", 2, "L1 pure: remote-write wire format"),
     ("andon-rules", 3, "L1 pure: rule files, evaluation, alert states"),
     ("andon-slo", 3, "L1 pure: SLO specs to rules"),
+    (
+        "andon-alertmanager",
+        3,
+        "L1 pure: Alertmanager config, routing, grouping, silences, inhibition, payloads",
+    ),
     ("andon-tsdb", 2, "L2 IO driver (files)"),
     ("andon-store", 2, "L2 IO driver"),
     ("andon-supervisor", 2, "L2 IO driver"),
@@ -40,6 +45,7 @@ pub(crate) const PURE: &[&str] = &[
     "andon-remote",
     "andon-rules",
     "andon-slo",
+    "andon-alertmanager",
 ];
 const IO_CRATES: &[&str] = &["tokio", "axum", "hyper", "hyper-util", "sqlx", "reqwest", "tower"];
 

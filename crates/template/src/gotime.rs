@@ -346,53 +346,11 @@ fn push_frac(out: &mut String, v: u64, prec: usize) {
 
 /// Parses a Prometheus duration (`1h30m`, `-5m`, `1y2w3d`, `10ms`) into milliseconds.
 pub(crate) fn parse_prom_duration(s: &str) -> Result<i64, String> {
-    let bad = || format!("not a valid duration string: {s:?}");
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
+    let parsed = match s.strip_prefix('-') {
+        Some(rest) => andon_core::prom::parse_prom_duration(rest).map(|v| -v),
+        None => andon_core::prom::parse_prom_duration(s),
     };
-    if body == "0" {
-        return Ok(0);
-    }
-    if body.is_empty() {
-        return Err(bad());
-    }
-    let units: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let b = body.as_bytes();
-    let mut i = 0;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return Err(bad());
-        }
-        let n: i64 = body[start..i].parse().map_err(|_| bad())?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &body[ustart..i];
-        let Some(k) = units.iter().position(|(u, _)| *u == unit) else { return Err(bad()) };
-        if k < next_unit {
-            return Err(bad());
-        }
-        next_unit = k + 1;
-        let add = n.checked_mul(units[k].1).ok_or_else(|| "duration out of range".to_owned())?;
-        total = total.checked_add(add).ok_or_else(|| "duration out of range".to_owned())?;
-    }
-    Ok(if neg { -total } else { total })
+    parsed.ok_or_else(|| format!("not a valid duration string: {s:?}"))
 }
 
 /// Resolves a zone name that needs no zone database: `UTC`, `Local` (taken as UTC),

@@ -1,0 +1,81 @@
+//! Alertmanager, pure: configuration, routing, grouping and notification timing,
+//! silences, inhibition, time intervals and notification payloads. Nothing here reads
+//! a clock, a file or the network: times are Unix milliseconds passed in, time-zone
+//! data and `*_file` contents come through caller-supplied lookups, and rendered
+//! notifications are handed back for the caller to send.
+//!
+//! # Shape
+//!
+//! - [`config::parse`] reads `alertmanager.yml` (positions on every problem, all reported
+//!   at once; unsupported receiver types and options become [`config::Config::warnings`]).
+//!   [`config::is_alertmanager_config`] recognises such a document.
+//! - [`matcher`]: `a="b"`, `a=~"x"`, `{a!="b",c!~"d"}` in the classic and the UTF-8
+//!   syntax ([`matcher::parse_matchers`]), anchored regexes, Alertmanager's rendering.
+//! - [`route::RouteTree`]: inheritance and defaults (group_wait 30s, group_interval 5m,
+//!   repeat_interval 4h), [`route::RouteTree::match_routes`] with `continue`, route keys
+//!   and group keys as Alertmanager writes them (`{}/{severity="page"}:{alertname="X"}`).
+//! - [`timeinterval`]: named time intervals; [`tz`] zones from TZif bytes the caller
+//!   looks up through [`tz::ZoneLookup`] (UTC and `Etc/GMT±N` built in).
+//! - [`inhibit::Inhibitor`], [`silence::Silences`] (states, validation, update rules).
+//! - [`dispatch::Dispatcher`]: `insert(alert, now)`, `tick(now) -> Vec<Notification>`,
+//!   `next_deadline()`, `failed(&notification)`; groups per (route, group labels); first
+//!   flush after group_wait, then every group_interval; Alertmanager's pipeline order
+//!   (inhibition, active/mute time intervals, silences) and its notification-log
+//!   deduplication per receiver integration; resolved alerts sent where `send_resolved`
+//!   and then dropped.
+//! - [`payload`]: webhook v4 JSON byte for byte, Slack, PagerDuty Events v2 (v1 for
+//!   service keys), RFC 5322 e-mail; andon's own default templates, user template
+//!   files on top ([`payload::Templates`]).
+//!
+//! ```
+//! use andon_alertmanager::{Alert, Dispatcher, config, tz::NoZones};
+//!
+//! let yaml = br#"
+//! route:
+//!   receiver: ops
+//!   group_by: [alertname]
+//! receivers:
+//!   - name: ops
+//!     webhook_configs: [{url: "http://127.0.0.1:9999/hook"}]
+//! "#;
+//! let cfg = config::parse(yaml, "alertmanager.yml", &NoZones).map_err(|d| format!("{d:?}"))?;
+//! let mut d = Dispatcher::new(&cfg);
+//! let mut a = Alert::new([("alertname", "Down"), ("job", "api")]);
+//! a.starts_at = Some(1_000);
+//! d.insert(a, 1_000)?;
+//! assert!(d.tick(20_000).is_empty()); // still in group_wait
+//! let sent = d.tick(31_000);
+//! assert_eq!(sent.len(), 1);
+//! assert_eq!(sent[0].group_key, r#"{}:{alertname="Down"}"#);
+//! # Ok::<(), String>(())
+//! ```
+//!
+//! # What the caller wires
+//!
+//! HTTP and SMTP delivery of [`payload::Rendered`] (with retries, reporting failures
+//! through [`dispatch::Dispatcher::failed`]), a [`tz::ZoneLookup`] over
+//! `/usr/share/zoneinfo`, reading `templates:` files into [`payload::Templates`],
+//! persistence of silences and the notification log
+//! ([`dispatch::Dispatcher::nflog`], [`dispatch::Dispatcher::restore_nflog`],
+//! [`silence::Silences::restore`]), silence garbage collection, and the API.
+
+pub mod alert;
+pub mod config;
+pub mod dispatch;
+pub mod duration;
+pub mod inhibit;
+pub mod matcher;
+pub mod payload;
+pub mod route;
+pub mod sha256;
+pub mod silence;
+pub mod text;
+pub mod timeinterval;
+pub mod tz;
+
+pub use alert::{Alert, Fingerprint, LabelSet, Status};
+pub use config::{Config, is_alertmanager_config};
+pub use dispatch::{Dispatcher, Notification, NotifiedAlert, NotifyReason};
+pub use matcher::{Matcher, parse_matchers};
+pub use route::{Route, RouteTree};
+pub use silence::{Silence, SilenceState, Silences};
