@@ -36,24 +36,6 @@ pub fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histograms_are_cumulative() {
-        let mut out = String::new();
-        write_histogram(&mut out, "h", "route=\"/x\"", &[0.1, 1.0], &[2, 3], 1.5, 6);
-        assert_eq!(
-            out,
-            "h_bucket{route=\"/x\",le=\"0.1\"} 2\nh_bucket{route=\"/x\",le=\"1\"} 5\nh_bucket{route=\"/x\",le=\"+Inf\"} 6\nh_sum{route=\"/x\"} 1.5\nh_count{route=\"/x\"} 6\n"
-        );
-        let mut out = String::new();
-        write_histogram(&mut out, "j", "", &[1.0], &[1], 0.5, 1);
-        assert_eq!(out, "j_bucket{le=\"1\"} 1\nj_bucket{le=\"+Inf\"} 1\nj_sum 0.5\nj_count 1\n");
-    }
-}
-
 /// Prometheus's duration units, largest first, in milliseconds.
 const DURATION_UNITS: [(&str, i64); 7] = [
     ("y", 365 * 86_400_000),
@@ -125,4 +107,22 @@ pub fn format_prom_duration(ms: i64) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative() {
+        let mut out = String::new();
+        write_histogram(&mut out, "h", "route=\"/x\"", &[0.1, 1.0], &[2, 3], 1.5, 6);
+        assert_eq!(
+            out,
+            "h_bucket{route=\"/x\",le=\"0.1\"} 2\nh_bucket{route=\"/x\",le=\"1\"} 5\nh_bucket{route=\"/x\",le=\"+Inf\"} 6\nh_sum{route=\"/x\"} 1.5\nh_count{route=\"/x\"} 6\n"
+        );
+        let mut out = String::new();
+        write_histogram(&mut out, "j", "", &[1.0], &[1], 0.5, 1);
+        assert_eq!(out, "j_bucket{le=\"1\"} 1\nj_bucket{le=\"+Inf\"} 1\nj_sum 0.5\nj_count 1\n");
+    }
 }
