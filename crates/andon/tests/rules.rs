@@ -97,6 +97,23 @@ async fn rules_run_on_the_server_and_pending_timers_survive_kill_9() {
     assert_eq!(up["value"], "1e+00");
     let first_active = rfc3339_ms(find(&alerts, "SlowBurn").unwrap()["activeAt"].as_str().unwrap());
 
+    // The CLI lists them, and the history has AndonUp's firing.
+    let list = a.cli(&["alerts", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(stdout(&list).contains("andon is up (1)"), "{}", stdout(&list));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let h = a.cli(&["alerts", "history", "--alertname", "AndonUp", "-o", "json"]);
+        assert!(h.status.success(), "{}", stderr(&h));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&h)).unwrap();
+        if v[0]["kind"] == "alert.firing" {
+            assert_eq!(v[0]["data"]["labels"]["severity"], "info", "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no firing in the history: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The rules API reports both kinds with their health.
     let rules = api(&a, "/prometheus/api/v1/rules").await;
     let groups = rules["data"]["groups"].as_array().unwrap();

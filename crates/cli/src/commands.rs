@@ -12,7 +12,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client::{Client, ClientError, read_sse};
-use crate::{Cli, Command, Format, PromqlCommand, RulesCommand, SloCommand, output};
+use crate::{AlertsCommand, Cli, Command, Format, PromqlCommand, RulesCommand, SloCommand, output};
 
 /// Runs a client command. `server` and `up` are the binary's to run.
 pub async fn run(cli: Cli) -> u8 {
@@ -48,6 +48,12 @@ pub async fn run(cli: Cli) -> u8 {
             disable_recordings,
             disable_alerts,
         )),
+        Command::Alerts { what: AlertsCommand::List { output } } => {
+            alerts_list(&cli.server, output).await
+        }
+        Command::Alerts { what: AlertsCommand::History { alertname, limit, output } } => {
+            alerts_history(&cli.server, alertname.as_deref(), limit, output).await
+        }
         Command::Slo { what: SloCommand::List { output } } => slo_list(&cli.server, output).await,
         Command::Slo { what: SloCommand::Status { id, output } } => {
             slo_status(&cli.server, &id, output).await
@@ -887,6 +893,102 @@ fn exhaustion(v: &Value) -> String {
         || "-".to_string(),
         |s| human_age(std::time::Duration::from_secs_f64(s.clamp(0.0, 1e12))),
     )
+}
+
+fn label_text(labels: &Value, skip: &str) -> String {
+    labels
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.as_str() != skip)
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+fn since(rfc3339: &str) -> String {
+    let now = andon_core::Clock::now(&andon_core::SystemClock);
+    Timestamp::parse_rfc3339(rfc3339).map_or_else(|| "?".into(), |t| human_age(t.until(now)))
+}
+
+/// `andon alerts list`.
+async fn alerts_list(server: &str, format: Format) -> Result<u8, ClientError> {
+    let c = Client::new(server)?;
+    let v = c.get_json("/prometheus/api/v1/alerts").await?;
+    let mut alerts: Vec<Value> = v["data"]["alerts"].as_array().cloned().unwrap_or_default();
+    alerts.sort_by_key(|a| {
+        (a["state"] != "firing", a["labels"]["alertname"].as_str().unwrap_or("").to_string())
+    });
+    if format != Format::Table {
+        print_value(&Value::Array(alerts), format);
+        return Ok(0);
+    }
+    if alerts.is_empty() {
+        output::note("no alerts pending or firing");
+        return Ok(0);
+    }
+    let mut rows = vec![vec![
+        "ALERT".to_string(),
+        "STATE".into(),
+        "SINCE".into(),
+        "LABELS".into(),
+        "SUMMARY".into(),
+    ]];
+    for a in &alerts {
+        rows.push(vec![
+            a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+            a["state"].as_str().unwrap_or("").to_string(),
+            since(a["activeAt"].as_str().unwrap_or("")),
+            label_text(&a["labels"], "alertname"),
+            a["annotations"]["summary"].as_str().unwrap_or("").to_string(),
+        ]);
+    }
+    output::table(&rows);
+    Ok(0)
+}
+
+/// `andon alerts history`.
+async fn alerts_history(
+    server: &str,
+    alertname: Option<&str>,
+    limit: usize,
+    format: Format,
+) -> Result<u8, ClientError> {
+    let c = Client::new(server)?;
+    let mut path = format!("/api/v1/alert-history?limit={limit}");
+    if let Some(n) = alertname {
+        path.push_str(&format!("&alertname={}", form_escape(n)));
+    }
+    let v = c.get_json(&path).await?;
+    if format != Format::Table {
+        print_value(&v["items"], format);
+        return Ok(0);
+    }
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        output::note("no alert has fired yet");
+        return Ok(0);
+    }
+    let mut rows = vec![vec![
+        "TIME".to_string(),
+        "ALERT".into(),
+        "EVENT".into(),
+        "LABELS".into(),
+        "SUMMARY".into(),
+    ]];
+    for e in &items {
+        rows.push(vec![
+            e["data"]["at"].as_str().unwrap_or("").to_string(),
+            e["subject"].as_str().unwrap_or("").trim_start_matches("Alert/").to_string(),
+            e["kind"].as_str().unwrap_or("").trim_start_matches("alert.").to_string(),
+            label_text(&e["data"]["labels"], "alertname"),
+            e["data"]["annotations"]["summary"].as_str().unwrap_or("").to_string(),
+        ]);
+    }
+    output::table(&rows);
+    Ok(0)
 }
 
 /// `andon slo list`.

@@ -109,6 +109,11 @@ pub enum Command {
         #[command(subcommand)]
         what: RulesCommand,
     },
+    /// Alerts from the server's rules: the ones pending and firing now, and their history.
+    Alerts {
+        #[command(subcommand)]
+        what: AlertsCommand,
+    },
     /// SLO specs (Sloth `prometheus/v1`, Sloth's `PrometheusServiceLevel`, OpenSLO).
     Slo {
         #[command(subcommand)]
@@ -192,6 +197,25 @@ pub enum RulesCommand {
         /// Also write the results as JUnit XML to this file.
         #[arg(long)]
         junit: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Pending and firing alerts, firing first.
+    List {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// When alerts fired and resolved, newest first (kept in the journal).
+    History {
+        /// Only this alert.
+        #[arg(long)]
+        alertname: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
     },
 }
 

@@ -219,6 +219,11 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Alerts that fire or resolve from now on, in order (alert history).
+    pub fn alert_events(&self) -> tokio::sync::mpsc::UnboundedReceiver<rules::AlertEvent> {
+        self.rules.subscribe()
+    }
+
     /// Every rule group with its rules' health and alerts.
     pub fn rule_groups(&self) -> Vec<rules::GroupSnapshot> {
         self.rules.snapshot()

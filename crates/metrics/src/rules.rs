@@ -36,6 +36,17 @@ pub struct RuleManager {
     senders: Arc<[Arc<crate::remote::Sender>]>,
     /// By (source, group name).
     groups: Mutex<BTreeMap<(String, String), Running>>,
+    /// Where alerts that fire or resolve are reported, once someone listens.
+    events: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<AlertEvent>>>>,
+}
+
+/// An alert that started firing or was resolved.
+#[derive(Clone, Debug)]
+pub struct AlertEvent {
+    /// The rule source (`namespace/name` of a PrometheusRule, `slo/…`, `andon/defaults`).
+    pub source: String,
+    pub group: String,
+    pub transition: andon_rules::Transition,
 }
 
 /// The rule environment over the TSDB: each rule's output is one commit,
@@ -100,6 +111,7 @@ impl RuleManager {
             settings,
             senders,
             groups: Mutex::new(BTreeMap::new()),
+            events: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -141,6 +153,15 @@ impl RuleManager {
         }
     }
 
+    /// Starts reporting alerts that fire or resolve; the receiver gets them in order.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<AlertEvent> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut e) = self.events.lock() {
+            *e = Some(tx);
+        }
+        rx
+    }
+
     fn interval_of(&self, g: &Group) -> i64 {
         g.interval_ms.unwrap_or(self.default_interval.as_millis() as i64).max(1)
     }
@@ -155,6 +176,8 @@ impl RuleManager {
         let query = self.query.clone();
         let settings = self.settings.clone();
         let senders = self.senders.clone();
+        let events = self.events.clone();
+        let source_name = source.to_string();
         tokio::spawn(async move {
             let mut first = true;
             loop {
@@ -169,8 +192,15 @@ impl RuleManager {
                 if *stopped.borrow() {
                     return;
                 }
-                let (shared, db, query, settings, senders) =
-                    (shared.clone(), db.clone(), query.clone(), settings.clone(), senders.clone());
+                let (shared, db, query, settings, senders, events, source_name) = (
+                    shared.clone(),
+                    db.clone(),
+                    query.clone(),
+                    settings.clone(),
+                    senders.clone(),
+                    events.clone(),
+                    source_name.clone(),
+                );
                 let restore = first;
                 first = false;
                 let done = tokio::task::spawn_blocking(move || {
@@ -179,6 +209,18 @@ impl RuleManager {
                     g.eval(next, &mut env, &settings);
                     if restore {
                         g.restore_for_state(&*db, next, OUTAGE_TOLERANCE_MS, FOR_GRACE_MS);
+                    }
+                    let transitions = g.take_transitions();
+                    if let Ok(tx) = events.lock()
+                        && let Some(tx) = tx.as_ref()
+                    {
+                        for t in transitions {
+                            let _ = tx.send(AlertEvent {
+                                source: source_name.clone(),
+                                group: g.group.name.clone(),
+                                transition: t,
+                            });
+                        }
                     }
                 })
                 .await;

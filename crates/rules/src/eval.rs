@@ -54,6 +54,20 @@ pub struct Alert {
     pub valid_until: i64,
 }
 
+/// An alert that started firing or was resolved in an evaluation (alert history).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub alertname: String,
+    /// `Firing` or `Inactive` (resolved).
+    pub state: AlertState,
+    pub labels: Labels,
+    pub annotations: BTreeMap<String, String>,
+    pub active_at: i64,
+    /// The evaluation it happened at (ms).
+    pub at: i64,
+    pub value: f64,
+}
+
 /// A rule's last evaluation outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Health {
@@ -130,6 +144,8 @@ pub struct GroupState {
     pub rules: Vec<RuleState>,
     pub last_evaluation: Option<i64>,
     pub evaluation_seconds: f64,
+    /// Alerts that fired or resolved since the last [`GroupState::take_transitions`].
+    transitions: Vec<Transition>,
 }
 
 /// The host templates see: `query` runs against the rule environment at the evaluation time.
@@ -206,7 +222,13 @@ impl GroupState {
                 templates: TemplateCache::default(),
             })
             .collect();
-        GroupState { group, rules, last_evaluation: None, evaluation_seconds: 0.0 }
+        GroupState {
+            group,
+            rules,
+            last_evaluation: None,
+            evaluation_seconds: 0.0,
+            transitions: Vec::new(),
+        }
     }
 
     /// Marks every alerting rule restored, so `ALERTS` is written from the first
@@ -244,7 +266,9 @@ impl GroupState {
             let rule_started = std::time::Instant::now();
             let result = match rs.rule.kind {
                 RuleKind::Recording => eval_recording(rs, ts - offset, env, limit),
-                RuleKind::Alerting => eval_alerting(rs, ts, offset, env, settings, limit),
+                RuleKind::Alerting => {
+                    eval_alerting(rs, ts, offset, env, settings, limit, &mut self.transitions)
+                }
             };
             rs.health.last_evaluation = Some(ts);
             rs.health.evaluation_seconds = rule_started.elapsed().as_secs_f64();
@@ -328,9 +352,26 @@ impl GroupState {
         }
     }
 
+    /// The alerts that fired or resolved since the last call, oldest first.
+    pub fn take_transitions(&mut self) -> Vec<Transition> {
+        std::mem::take(&mut self.transitions)
+    }
+
     /// Every alert of every alerting rule (not inactive unless still retained).
     pub fn alerts(&self) -> impl Iterator<Item = (&Rule, &Alert)> {
         self.rules.iter().flat_map(|r| r.active.values().map(move |a| (&r.rule, a)))
+    }
+}
+
+fn transition(alertname: &str, a: &Alert, state: AlertState, at: i64) -> Transition {
+    Transition {
+        alertname: alertname.to_string(),
+        state,
+        labels: a.labels.clone(),
+        annotations: a.annotations.clone(),
+        active_at: a.active_at,
+        at,
+        value: a.value,
     }
 }
 
@@ -369,6 +410,7 @@ fn eval_alerting(
     env: &mut dyn RuleEnv,
     settings: &Settings,
     limit: usize,
+    transitions: &mut Vec<Transition>,
 ) -> Result<Vec<(Labels, i64, f64)>, String> {
     let t = ts - offset;
     let rule = &rs.rule;
@@ -468,6 +510,9 @@ fn eval_alerting(
                 remove.push(*fp);
             }
             if a.state != AlertState::Inactive && !keep_firing {
+                if a.state == AlertState::Firing {
+                    transitions.push(transition(&rule.name, a, AlertState::Inactive, ts));
+                }
                 a.state = AlertState::Inactive;
                 a.resolved_at = Some(ts);
             }
@@ -481,6 +526,7 @@ fn eval_alerting(
         if a.state == AlertState::Pending && ts - a.active_at >= hold {
             a.state = AlertState::Firing;
             a.fired_at = Some(ts);
+            transitions.push(transition(&rule.name, a, AlertState::Firing, ts));
         }
         if a.state == AlertState::Firing && ts - a.active_at < hold {
             a.state = AlertState::Pending;
@@ -553,6 +599,10 @@ mod tests {
         assert_eq!(state_at(&g), ["firing"]);
         g.eval(240_000, &mut env, &s);
         assert_eq!(state_at(&g), ["inactive"]);
+        let history: Vec<(AlertState, i64)> =
+            g.take_transitions().iter().map(|t| (t.state, t.at)).collect();
+        assert_eq!(history, [(AlertState::Firing, 120_000), (AlertState::Inactive, 240_000)]);
+        assert!(g.take_transitions().is_empty());
         // ALERTS went firing, then stale.
         let alerts = env
             .store

@@ -4,5 +4,5 @@ pub mod eval;
 pub mod file;
 pub mod unittest;
 
-pub use eval::{Alert, AlertState, GroupState, Health, RuleEnv, Settings};
+pub use eval::{Alert, AlertState, GroupState, Health, RuleEnv, Settings, Transition};
 pub use file::{Group, ReadOptions, Rule, RuleFile, RuleKind, is_rule_file};

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/apply", post(apply))
         .route("/api/v1/events", get(events::list_or_follow))
+        .route("/api/v1/alert-history", get(crate::alerts::history))
         .route("/api/v1/slo-status", get(crate::slo_api::list))
         .route("/api/v1/slo-status/{id}", get(crate::slo_api::one))
         // Each path comes in two shapes, short (namespace `default`, or every namespace for

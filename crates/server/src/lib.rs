@@ -1,6 +1,7 @@
 //! andon's server: the HTTP API over the store, the UI, andon's own metrics, and the
 //! lifecycle (data-dir lock, readiness, graceful drain).
 
+mod alerts;
 mod api;
 mod error;
 mod events;
@@ -108,6 +109,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
             andon_series::Labels::from_pairs(&[("job", "andon"), ("instance", &addr.to_string())]),
         )],
     );
+    tokio::spawn(alerts::record(store.clone(), engine.alert_events()));
     let runtime = runtime::Runtime::start(
         store.clone(),
         &config.data_dir,

@@ -333,6 +333,21 @@ impl Store {
         rows_to_events(&rows)
     }
 
+    /// The newest `limit` events whose kind starts with `prefix` (`alert.`), newest first.
+    pub async fn events_of_kind(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let pattern = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
+        let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events WHERE kind LIKE $1 ESCAPE '\\' ORDER BY seq DESC LIMIT $2")
+            .bind(pattern)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows_to_events(&rows)
+    }
+
     /// The newest `limit` events, newest first.
     pub async fn recent_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query(
