@@ -79,3 +79,28 @@ pub use dispatch::{Dispatcher, Notification, NotifiedAlert, NotifyReason};
 pub use matcher::{Matcher, parse_matchers};
 pub use route::{Route, RouteTree};
 pub use silence::{Silence, SilenceState, Silences};
+
+/// Checks every applied `AlertmanagerConfig` among `manifests` in depth, with the
+/// document's own positions.
+pub fn check_manifests(
+    manifests: &[andon_spec::Manifest],
+    zones: &dyn tz::ZoneLookup,
+) -> Vec<andon_spec::Diagnostic> {
+    let mut out = Vec::new();
+    for m in manifests {
+        let andon_spec::Spec::Foreign(f) = &m.spec else { continue };
+        if m.kind.kind != "AlertmanagerConfig" {
+            continue;
+        }
+        if let Err(ds) = config::from_node(&f.node, zones) {
+            out.extend(ds.into_iter().map(|d| d.with_file(&m.origin.file)));
+        }
+    }
+    out
+}
+
+/// The zones of the system's zone database (`/usr/share/zoneinfo`), read on first use.
+/// The only file access in this crate, and only when a configuration names a zone.
+pub fn system_zones() -> tz::ReadZones<impl Fn(&str) -> Option<Vec<u8>>> {
+    tz::ReadZones::new(|name: &str| std::fs::read(format!("/usr/share/zoneinfo/{name}")).ok())
+}

@@ -33,6 +33,37 @@ pub trait ZoneLookup {
     fn zone(&self, name: &str) -> Option<Arc<Zone>>;
 }
 
+/// Zones read on first use through `read` (given a zone name such as
+/// `Europe/Berlin`, the TZif bytes, e.g. from `/usr/share/zoneinfo`), then cached.
+pub struct ReadZones<F> {
+    read: F,
+    cache: std::sync::Mutex<std::collections::HashMap<String, Option<Arc<Zone>>>>,
+}
+
+impl<F: Fn(&str) -> Option<Vec<u8>>> ReadZones<F> {
+    pub fn new(read: F) -> Self {
+        ReadZones { read, cache: Default::default() }
+    }
+}
+
+impl<F: Fn(&str) -> Option<Vec<u8>>> ZoneLookup for ReadZones<F> {
+    fn zone(&self, name: &str) -> Option<Arc<Zone>> {
+        if !is_valid_zone_name(name) {
+            return None;
+        }
+        if let Ok(cache) = self.cache.lock()
+            && let Some(z) = cache.get(name)
+        {
+            return z.clone();
+        }
+        let z = (self.read)(name).and_then(|b| Zone::from_tzif(name, &b).ok()).map(Arc::new);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(name.to_owned(), z.clone());
+        }
+        z
+    }
+}
+
 /// Knows no zones beyond the built-in ones (UTC, `Etc/GMT±N`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoZones;

@@ -368,3 +368,116 @@ async fn slo_specs_apply_generate_rules_and_report_status() {
     let got = a.cli(&["get", "slos", "-o", "json"]);
     assert!(!stdout(&got).contains("\"other\""), "{}", stdout(&got));
 }
+
+/// A webhook receiver on loopback: every POST body, in arrival order.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(head_end) = text.find("\r\n\r\n") else { continue };
+                    let len: usize = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() < head_end + 4 + len {
+                        continue;
+                    }
+                    let body = buf[head_end + 4..head_end + 4 + len].to_vec();
+                    let _ = tx.send(serde_json::from_slice(&body).unwrap());
+                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                    buf.drain(..head_end + 4 + len);
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn alerts_reach_a_webhook_through_alertmanager_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Andon::start_with(dir.path(), &["--scrape-interval", "1"]);
+    let (url, mut hook) = webhook_receiver().await;
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  routes:\n  - matchers: ['severity=\"never\"']\n    receiver: nowhere\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: {url}\n- name: nowhere\n"
+        ),
+    )
+    .unwrap();
+    let rules = dir.path().join("up.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: g\n  interval: 1s\n  rules:\n  - alert: AndonUp\n    expr: up{job=\"andon\"} == 1\n    labels: {severity: info}\n    annotations: {summary: 'andon is up'}\n",
+    )
+    .unwrap();
+    let out = a.cli(&["apply", "-f", am.to_str().unwrap(), "-f", rules.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("alertmanagerconfig/alertmanager created"), "{}", stdout(&out));
+
+    let body = tokio::time::timeout(Duration::from_secs(30), hook.recv()).await.unwrap().unwrap();
+    assert_eq!(body["version"], "4", "{body}");
+    assert_eq!(body["status"], "firing", "{body}");
+    assert_eq!(body["receiver"], "hook", "{body}");
+    assert_eq!(body["groupKey"], "{}:{alertname=\"AndonUp\"}", "{body}");
+    assert_eq!(body["groupLabels"]["alertname"], "AndonUp", "{body}");
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["labels"]["severity"], "info", "{body}");
+    assert_eq!(alert["annotations"]["summary"], "andon is up", "{body}");
+    assert_eq!(alert["fingerprint"].as_str().unwrap().len(), 16, "{body}");
+    assert!(alert["generatorURL"].as_str().unwrap().contains("/ui/metrics?expr="), "{body}");
+
+    // An external Prometheus posts an alert; it is routed the same way.
+    let ext = serde_json::json!([{"labels": {"alertname": "External", "job": "node"}, "annotations": {"summary": "from outside"}}]);
+    let resp = a
+        .client()
+        .send(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(("application/json", ext.to_string().into_bytes())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let b = tokio::time::timeout(Duration::from_secs(30), hook.recv()).await.unwrap().unwrap();
+        if b["groupLabels"]["alertname"] == "External" {
+            assert_eq!(b["alerts"][0]["annotations"]["summary"], "from outside", "{b}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "External never notified");
+    }
+    let held = api(&a, "/alertmanager/api/v2/alerts").await;
+    assert!(
+        held.as_array().unwrap().iter().any(|x| x["labels"]["alertname"] == "External"),
+        "{held}"
+    );
+
+    // A bad config is refused with its position; the one in force stays.
+    let bad = dir.path().join("bad-am.yml");
+    std::fs::write(&bad, "route:\n  receiver: missing\nreceivers:\n- name: hook\n").unwrap();
+    let out = a.cli(&["apply", "-f", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad-am.yml:"), "{}", stderr(&out));
+}

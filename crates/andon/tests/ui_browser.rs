@@ -164,6 +164,7 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/scrapeconfigs",
             "/ui/prometheusrules",
             "/ui/prometheusservicelevels",
+            "/ui/alertmanagerconfigs",
             "/ui/metrics",
             "/ui/alerts",
             "/ui/slos",

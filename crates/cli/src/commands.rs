@@ -147,6 +147,7 @@ pub fn load(
     };
     let mut diags = andon_rules::file::check_manifests(&ms, &source_of);
     diags.extend(andon_slo::check_manifests(&ms));
+    diags.extend(andon_alertmanager::check_manifests(&ms, &andon_alertmanager::system_zones()));
     if diags.is_empty() { Ok(ms) } else { Err(diags) }
 }
 

@@ -224,6 +224,13 @@ impl Engine {
         self.rules.subscribe()
     }
 
+    /// Firing and resolved alerts after every rule evaluation, for the notifier.
+    pub fn outgoing_alerts(
+        &self,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<Vec<andon_alertmanager::Alert>> {
+        self.rules.subscribe_alerts()
+    }
+
     /// Every rule group with its rules' health and alerts.
     pub fn rule_groups(&self) -> Vec<rules::GroupSnapshot> {
         self.rules.snapshot()

@@ -38,6 +38,9 @@ pub struct RuleManager {
     groups: Mutex<BTreeMap<(String, String), Running>>,
     /// Where alerts that fire or resolve are reported, once someone listens.
     events: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<AlertEvent>>>>,
+    /// Where firing and resolved alerts go after every evaluation (the notifier), once set.
+    outgoing:
+        Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<Vec<andon_alertmanager::Alert>>>>>,
 }
 
 /// An alert that started firing or was resolved.
@@ -112,7 +115,21 @@ impl RuleManager {
             senders,
             groups: Mutex::new(BTreeMap::new()),
             events: Arc::new(Mutex::new(None)),
+            outgoing: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Starts handing firing and resolved alerts, after every evaluation, to the receiver
+    /// (as Prometheus sends them to Alertmanager: `endsAt` a few intervals ahead while
+    /// firing, the resolve time once resolved; external labels added).
+    pub fn subscribe_alerts(
+        &self,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<Vec<andon_alertmanager::Alert>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut o) = self.outgoing.lock() {
+            *o = Some(tx);
+        }
+        rx
     }
 
     /// Replaces the groups of `source` with `file`'s (`None` removes them).
@@ -177,6 +194,7 @@ impl RuleManager {
         let settings = self.settings.clone();
         let senders = self.senders.clone();
         let events = self.events.clone();
+        let outgoing = self.outgoing.clone();
         let source_name = source.to_string();
         tokio::spawn(async move {
             let mut first = true;
@@ -192,13 +210,14 @@ impl RuleManager {
                 if *stopped.borrow() {
                     return;
                 }
-                let (shared, db, query, settings, senders, events, source_name) = (
+                let (shared, db, query, settings, senders, events, outgoing, source_name) = (
                     shared.clone(),
                     db.clone(),
                     query.clone(),
                     settings.clone(),
                     senders.clone(),
                     events.clone(),
+                    outgoing.clone(),
                     source_name.clone(),
                 );
                 let restore = first;
@@ -209,6 +228,14 @@ impl RuleManager {
                     g.eval(next, &mut env, &settings);
                     if restore {
                         g.restore_for_state(&*db, next, OUTAGE_TOLERANCE_MS, FOR_GRACE_MS);
+                    }
+                    if let Ok(tx) = outgoing.lock()
+                        && let Some(tx) = tx.as_ref()
+                    {
+                        let out = to_send(&g, next, interval, &settings);
+                        if !out.is_empty() {
+                            let _ = tx.send(out);
+                        }
                     }
                     let transitions = g.take_transitions();
                     if let Ok(tx) = events.lock()
@@ -299,4 +326,55 @@ fn group_offset(source: &str, name: &str, interval: i64) -> i64 {
 /// A float as Go's `strconv.FormatFloat(v, 'e', -1, 64)`, the API's alert value format.
 pub fn go_float_e_lower(v: f64) -> String {
     andon_rules::unittest::go_float_e(v).to_lowercase().replace("inf", "Inf").replace("nan", "NaN")
+}
+
+/// The alerts of a group to hand to the notifier after an evaluation at `ts`:
+/// firing ones valid for four intervals (at least four minutes), and resolved ones
+/// with their resolve time, like Prometheus's sending to Alertmanager.
+fn to_send(
+    g: &GroupState,
+    ts: i64,
+    interval: i64,
+    settings: &Settings,
+) -> Vec<andon_alertmanager::Alert> {
+    let valid_for = 4 * interval.max(60_000);
+    g.alerts()
+        .filter_map(|(rule, a)| {
+            let ends_at = match a.state {
+                andon_rules::AlertState::Firing => ts + valid_for,
+                andon_rules::AlertState::Inactive => a.resolved_at?,
+                andon_rules::AlertState::Pending => return None,
+            };
+            let mut labels: andon_alertmanager::LabelSet =
+                a.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
+            for (k, v) in &settings.external_labels {
+                labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            let mut out = andon_alertmanager::Alert {
+                labels,
+                annotations: a.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                ..andon_alertmanager::Alert::default()
+            };
+            out.starts_at = Some(a.fired_at.unwrap_or(a.active_at));
+            out.ends_at = Some(ends_at);
+            out.generator_url = format!(
+                "{}/ui/metrics?expr={}",
+                settings.external_url.trim_end_matches('/'),
+                url_escape(&rule.expr_text)
+            );
+            Some(out)
+        })
+        .collect()
+}
+
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

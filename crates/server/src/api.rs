@@ -32,6 +32,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/apply", post(apply))
         .route("/api/v1/events", get(events::list_or_follow))
         .route("/api/v1/alert-history", get(crate::alerts::history))
+        .route(
+            "/alertmanager/api/v2/alerts",
+            get(crate::am_api::get_alerts).post(crate::am_api::post_alerts),
+        )
         .route("/api/v1/slo-status", get(crate::slo_api::list))
         .route("/api/v1/slo-status/{id}", get(crate::slo_api::one))
         // Each path comes in two shapes, short (namespace `default`, or every namespace for
@@ -306,5 +310,9 @@ fn parse_checked(bytes: &[u8], ns: Option<&str>) -> Result<Vec<andon_spec::Manif
     let text = String::from_utf8_lossy(bytes).into_owned();
     let mut diags = andon_rules::file::check_manifests(&manifests, &|_| Some(text.clone()));
     diags.extend(andon_slo::check_manifests(&manifests));
+    diags.extend(andon_alertmanager::check_manifests(
+        &manifests,
+        &andon_alertmanager::system_zones(),
+    ));
     if diags.is_empty() { Ok(manifests) } else { Err(Problem::from_diagnostics(diags).into()) }
 }

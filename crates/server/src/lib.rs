@@ -2,11 +2,13 @@
 //! lifecycle (data-dir lock, readiness, graceful drain).
 
 mod alerts;
+mod am_api;
 mod api;
 mod error;
 mod events;
 mod logs;
 mod metrics;
+mod notifier;
 mod runtime;
 mod slo_api;
 mod ui;
@@ -67,6 +69,7 @@ pub(crate) struct AppState {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) runtime: runtime::Runtime,
     pub(crate) engine: Arc<andon_metrics::Engine>,
+    pub(crate) notifier: Arc<notifier::Notifier>,
 }
 
 /// A started server.
@@ -110,11 +113,24 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         )],
     );
     tokio::spawn(alerts::record(store.clone(), engine.alert_events()));
+    let notifier = notifier::Notifier::new(config.metrics.external_url.clone())
+        .map_err(ServerError::Metrics)?;
+    tokio::spawn(notifier.clone().run());
+    let mut outgoing = engine.outgoing_alerts();
+    let to_notifier = notifier.clone();
+    tokio::spawn(async move {
+        while let Some(alerts) = outgoing.recv().await {
+            if let Err(e) = to_notifier.insert(alerts) {
+                tracing::warn!(error = %e, "alerts not taken by the notifier");
+            }
+        }
+    });
     let runtime = runtime::Runtime::start(
         store.clone(),
         &config.data_dir,
         config.reaper.clone(),
         engine.clone(),
+        notifier.clone(),
     )
     .await;
     let state = AppState {
@@ -124,6 +140,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         shutdown: shutdown_rx.clone(),
         runtime: runtime.clone(),
         engine: engine.clone(),
+        notifier,
     };
     let app = router(state, config.request_timeout).merge(engine.routes());
     let mut stop = shutdown_rx;

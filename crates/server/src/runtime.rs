@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 pub(crate) struct Runtime {
     pub(crate) router: Router,
     metrics: Arc<andon_metrics::Engine>,
+    notifier: Arc<crate::notifier::Notifier>,
     pub(crate) supervisor: Arc<Supervisor>,
     /// Why a service has no address, when its port could not be served.
     route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
@@ -62,6 +63,7 @@ impl Runtime {
         data_dir: &std::path::Path,
         reaper: Option<std::path::PathBuf>,
         metrics: Arc<andon_metrics::Engine>,
+        notifier: Arc<crate::notifier::Notifier>,
     ) -> Runtime {
         let router = Router::new();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -78,7 +80,7 @@ impl Runtime {
         };
         let sink = Arc::new(Endpoints { router: router.clone(), metrics: metrics.clone() });
         let supervisor = Arc::new(Supervisor::new(config, sink, tx));
-        let rt = Runtime { router, metrics, supervisor, route_errors: Arc::default() };
+        let rt = Runtime { router, metrics, notifier, supervisor, route_errors: Arc::default() };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
         let from = store.last_seq();
         rt.sync_all(&store).await;
@@ -87,7 +89,13 @@ impl Runtime {
     }
 
     async fn sync_all(&self, store: &Store) {
-        for kind in ["PrometheusRule", "PrometheusServiceLevel", "ScrapeConfig", "Service"] {
+        for kind in [
+            "AlertmanagerConfig",
+            "PrometheusRule",
+            "PrometheusServiceLevel",
+            "ScrapeConfig",
+            "Service",
+        ] {
             self.sync_kind(store, kind).await;
         }
     }
@@ -171,6 +179,22 @@ impl Runtime {
         }
     }
 
+    /// Puts one stored AlertmanagerConfig in force (or withdraws it, when `o` is gone).
+    fn alertmanager(&self, key: &ObjectRef, o: Option<&StoredObject>) {
+        let source = format!("{}/{}", key.namespace, key.name);
+        let config = o.and_then(|o| {
+            let spec = o.to_document(andon_spec::API_VERSION)["spec"].to_string();
+            match andon_alertmanager::config::parse(spec.as_bytes(), "stored", self.notifier.zones()) {
+                Ok(c) => Some(c),
+                Err(d) => {
+                    tracing::error!(config = %key, problems = ?d, "stored alertmanager config does not read back");
+                    None
+                }
+            }
+        });
+        self.notifier.set_config(&source, config);
+    }
+
     /// Routes and supervises one stored Service.
     async fn run(&self, store: &Store, o: &StoredObject) {
         let key = o.object_ref();
@@ -184,6 +208,10 @@ impl Runtime {
         }
         if key.kind == "PrometheusServiceLevel" {
             self.slos(&key, Some(o));
+            return;
+        }
+        if key.kind == "AlertmanagerConfig" {
+            self.alertmanager(&key, Some(o));
             return;
         }
         let doc = o.to_document(andon_spec::API_VERSION);
@@ -278,7 +306,11 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
             let Some((kind, rest)) = e.subject.split_once('/') else { continue };
             if !matches!(
                 kind,
-                "Service" | "ScrapeConfig" | "PrometheusRule" | "PrometheusServiceLevel"
+                "Service"
+                    | "ScrapeConfig"
+                    | "PrometheusRule"
+                    | "PrometheusServiceLevel"
+                    | "AlertmanagerConfig"
             ) {
                 continue;
             }
@@ -289,6 +321,7 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
                 Ok(None) if kind == "ScrapeConfig" => rt.scrape(&key, None),
                 Ok(None) if kind == "PrometheusRule" => rt.rules(&key, None),
                 Ok(None) if kind == "PrometheusServiceLevel" => rt.slos(&key, None),
+                Ok(None) if kind == "AlertmanagerConfig" => rt.alertmanager(&key, None),
                 Ok(None) => rt.stop(&key).await,
                 Err(err) => {
                     tracing::warn!(error = %err, service = %key, "runtime: cannot read service")

@@ -43,9 +43,24 @@ pub const PROMETHEUS_SERVICE_LEVEL: KindInfo = KindInfo {
     short: &["slo", "slos"],
 };
 
+/// Alert routing and receivers in Alertmanager's configuration format (a bare
+/// `alertmanager.yml`, with top-level `route:` and `receivers:`, reads as one).
+pub const ALERTMANAGER_CONFIG: KindInfo = KindInfo {
+    kind: "AlertmanagerConfig",
+    plural: "alertmanagerconfigs",
+    singular: "alertmanagerconfig",
+    short: &["amconfig"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
-pub const KINDS: &[KindInfo] =
-    &[SERVICE, ENVIRONMENT, SCRAPE_CONFIG, PROMETHEUS_RULE, PROMETHEUS_SERVICE_LEVEL];
+pub const KINDS: &[KindInfo] = &[
+    SERVICE,
+    ENVIRONMENT,
+    SCRAPE_CONFIG,
+    PROMETHEUS_RULE,
+    PROMETHEUS_SERVICE_LEVEL,
+    ALERTMANAGER_CONFIG,
+];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).
 pub fn lookup(name: &str) -> Option<&'static KindInfo> {

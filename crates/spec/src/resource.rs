@@ -127,6 +127,14 @@ fn slo_manifest(ctx: &mut Ctx, node: &Node, shape: &str, file: &str, ns: &str) -
     })
 }
 
+/// Whether a document is a bare Alertmanager configuration (`route:` and `receivers:`
+/// at the top, no `apiVersion`).
+pub fn is_bare_alertmanager_config(node: &Node) -> bool {
+    let Value::Map(entries) = &node.value else { return false };
+    let has = |k: &str| entries.iter().any(|(key, _)| key.key_text() == k);
+    has("route") && has("receivers") && !has("apiVersion")
+}
+
 /// Whether a document is a bare Prometheus rule file (only `groups:` at the top).
 pub fn is_bare_rule_file(node: &Node) -> bool {
     let Value::Map(entries) = &node.value else { return false };
@@ -261,6 +269,20 @@ pub fn parse_manifests(
                 })),
                 origin: Origin { file: file.to_owned(), pos: doc.root.pos },
             });
+        } else if is_bare_alertmanager_config(&doc.root) {
+            out.push(Manifest {
+                kind: &kinds::ALERTMANAGER_CONFIG,
+                metadata: Metadata {
+                    name: name_from_file(file),
+                    namespace: ns.to_owned(),
+                    ..Metadata::default()
+                },
+                spec: Spec::Foreign(Box::new(ForeignSpec {
+                    value: doc.root.to_json(),
+                    node: doc.root.clone(),
+                })),
+                origin: Origin { file: file.to_owned(), pos: doc.root.pos },
+            });
         } else if let Some(shape) = slo_shape(&doc.root) {
             out.extend(slo_manifest(&mut ctx, &doc.root, shape, file, ns));
         } else if is_list(&doc.root) {
@@ -373,6 +395,9 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
             .require(ctx, "spec")
             .and_then(|n| scrape::decode(ctx, n, "spec"))
             .map(|s| Spec::ScrapeConfig(Box::new(s))),
+        Some(k) if k.kind == "AlertmanagerConfig" => o
+            .require(ctx, "spec")
+            .map(|n| Spec::Foreign(Box::new(ForeignSpec { value: n.to_json(), node: n.clone() }))),
         Some(k) if k.kind == "PrometheusServiceLevel" => o.require(ctx, "spec").and_then(|n| {
             let spec = ctx.object(n, "spec", &["document"])?;
             let doc = spec.require(ctx, "document")?;

@@ -1,0 +1,226 @@
+//! The notifier: alerts from the rule manager (and from external Prometheus servers
+//! through `/alertmanager/api/v2/alerts`) go through the applied
+//! `AlertmanagerConfig`'s routing, grouping, inhibition and silences
+//! (`andon_alertmanager::Dispatcher`), and the notifications it decides on are
+//! delivered over HTTP (webhook, Slack, PagerDuty) with retries and backoff; a
+//! notification that still fails is handed back so the next flush retries it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_alertmanager::config::Config;
+use andon_alertmanager::dispatch::{Dispatcher, Notification};
+use andon_alertmanager::payload::{RenderContext, Rendered, Templates};
+use andon_alertmanager::{Alert, tz::ZoneLookup};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Attempts per notification before it is handed back to the dispatcher.
+const ATTEMPTS: u32 = 5;
+
+struct State {
+    dispatcher: Option<Dispatcher>,
+    /// The `namespace/name` of the AlertmanagerConfig in force.
+    source: Option<String>,
+}
+
+pub(crate) struct Notifier {
+    state: Mutex<State>,
+    wake: tokio::sync::Notify,
+    external_url: String,
+    templates: Templates,
+    zones: Box<dyn ZoneLookup + Send + Sync>,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+fn now_ms() -> i64 {
+    andon_metrics::time::now_ms()
+}
+
+impl Notifier {
+    pub(crate) fn new(external_url: String) -> Result<Arc<Notifier>, String> {
+        let templates = Templates::new().map_err(|e| format!("notification templates: {}", e.0))?;
+        Ok(Arc::new(Notifier {
+            state: Mutex::new(State { dispatcher: None, source: None }),
+            wake: tokio::sync::Notify::new(),
+            external_url,
+            templates,
+            zones: Box::new(andon_alertmanager::system_zones()),
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }))
+    }
+
+    pub(crate) fn zones(&self) -> &dyn ZoneLookup {
+        &*self.zones
+    }
+
+    /// Puts the AlertmanagerConfig `source` in force (`None`: it was deleted). The
+    /// last applied one wins; its groups and notification log carry over.
+    pub(crate) fn set_config(&self, source: &str, config: Option<Config>) {
+        let Ok(mut st) = self.state.lock() else { return };
+        match config {
+            Some(cfg) => {
+                for w in &cfg.warnings {
+                    tracing::warn!(config = source, warning = %w, "alertmanager config");
+                }
+                match st.dispatcher.as_mut() {
+                    Some(d) => d.reload(&cfg, now_ms()),
+                    None => st.dispatcher = Some(Dispatcher::new(&cfg)),
+                }
+                st.source = Some(source.to_string());
+            }
+            None if st.source.as_deref() == Some(source) => {
+                st.dispatcher = None;
+                st.source = None;
+            }
+            None => {}
+        }
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    /// Takes alerts in (firing or resolved); without a config in force they are
+    /// not routed anywhere.
+    pub(crate) fn insert(&self, alerts: Vec<Alert>) -> Result<(), String> {
+        let now = now_ms();
+        let Ok(mut st) = self.state.lock() else { return Err("notifier unavailable".into()) };
+        let Some(d) = st.dispatcher.as_mut() else { return Ok(()) };
+        let mut errors = Vec::new();
+        for a in alerts {
+            if let Err(e) = d.insert(a, now) {
+                errors.push(e);
+            }
+        }
+        drop(st);
+        self.wake.notify_one();
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    }
+
+    /// The alerts the dispatcher holds, for `GET /alertmanager/api/v2/alerts`.
+    pub(crate) fn alerts(&self) -> Vec<(Alert, bool)> {
+        let now = now_ms();
+        let Ok(st) = self.state.lock() else { return Vec::new() };
+        let Some(d) = st.dispatcher.as_ref() else { return Vec::new() };
+        d.alerts().map(|a| (a.clone(), d.suppression(&a.labels, now).is_suppressed())).collect()
+    }
+
+    /// Flushes due groups and delivers their notifications, until the process ends.
+    pub(crate) async fn run(self: Arc<Self>) {
+        loop {
+            let now = now_ms();
+            let (due, next) = match self.state.lock() {
+                Ok(mut st) => match st.dispatcher.as_mut() {
+                    Some(d) => {
+                        let due = d.tick(now);
+                        let rendered: Vec<(Notification, Result<Rendered, String>)> = due
+                            .into_iter()
+                            .map(|n| {
+                                let r = match d.integration(&n) {
+                                    Some(integ) => {
+                                        let read = |p: &str| {
+                                            std::fs::read_to_string(p).map_err(|e| e.to_string())
+                                        };
+                                        let cx = RenderContext {
+                                            external_url: &self.external_url,
+                                            templates: &self.templates,
+                                            zones: &*self.zones,
+                                            read_file: &read,
+                                            hostname: "andon",
+                                        };
+                                        andon_alertmanager::payload::render(&n, integ, &cx)
+                                            .map_err(|e| e.0)
+                                    }
+                                    None => Err("the receiver is gone".into()),
+                                };
+                                (n, r)
+                            })
+                            .collect();
+                        (rendered, d.next_deadline())
+                    }
+                    None => (Vec::new(), None),
+                },
+                Err(_) => return,
+            };
+            for (n, r) in due {
+                let me = self.clone();
+                tokio::spawn(async move { me.deliver(n, r).await });
+            }
+            let wait = next.map_or(Duration::from_secs(1), |t| {
+                Duration::from_millis((t - now_ms()).clamp(10, 1000) as u64)
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    async fn deliver(&self, n: Notification, r: Result<Rendered, String>) {
+        let result = match r {
+            Ok(Rendered::Http { url, body }) => self.post_with_retries(&url, body).await,
+            Ok(Rendered::Email(_)) => Err("e-mail delivery is not available yet".to_string()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => tracing::info!(
+                receiver = %n.receiver,
+                group = %n.group_key,
+                alerts = n.alerts.len(),
+                status = n.status.as_str(),
+                "notification sent"
+            ),
+            Err(e) => {
+                tracing::warn!(receiver = %n.receiver, group = %n.group_key, error = %e, "notification failed; the next flush retries it");
+                if let Ok(mut st) = self.state.lock()
+                    && let Some(d) = st.dispatcher.as_mut()
+                {
+                    d.failed(&n);
+                }
+            }
+        }
+    }
+
+    async fn post_with_retries(&self, url: &str, body: String) -> Result<(), String> {
+        let mut backoff = Duration::from_millis(200);
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.post(url, body.clone()).await {
+                Ok(()) => return Ok(()),
+                Err((retry, e)) => {
+                    last = e;
+                    if !retry || attempt == ATTEMPTS {
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+        Err(last)
+    }
+
+    async fn post(&self, url: &str, body: String) -> Result<(), (bool, String)> {
+        let req = hyper::Request::post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("andon/", env!("CARGO_PKG_VERSION")))
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| (false, e.to_string()))?;
+        let resp = match tokio::time::timeout(Duration::from_secs(10), self.http.request(req)).await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err((true, e.to_string())),
+            Err(_) => return Err((true, "timed out".into())),
+        };
+        let status = resp.status();
+        let text = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        if status.is_success() {
+            return Ok(());
+        }
+        let msg =
+            format!("{status}: {}", String::from_utf8_lossy(&text[..text.len().min(300)]).trim());
+        Err((status.is_server_error() || status.as_u16() == 429, msg))
+    }
+}
