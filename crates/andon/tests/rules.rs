@@ -474,10 +474,56 @@ async fn alerts_reach_a_webhook_through_alertmanager_routing() {
         "{held}"
     );
 
+    // A silence mutes AndonUp: the notifier reports it suppressed.
+    let add = a.cli(&[
+        "silence",
+        "add",
+        "alertname=AndonUp",
+        "--duration",
+        "2h",
+        "--comment",
+        "maintenance",
+    ]);
+    assert!(add.status.success(), "{}", stderr(&add));
+    let id = stdout(&add).trim().to_string();
+    assert_eq!(id.len(), 36, "{id}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let held = api(&a, "/alertmanager/api/v2/alerts").await;
+        let up = held
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["labels"]["alertname"] == "AndonUp")
+            .cloned();
+        if up.is_some_and(|x| x["status"]["state"] == "suppressed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "AndonUp not suppressed: {held}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let list = a.cli(&["silence", "list"]);
+    assert!(stdout(&list).contains(&id) && stdout(&list).contains("active"), "{}", stdout(&list));
+
     // A bad config is refused with its position; the one in force stays.
     let bad = dir.path().join("bad-am.yml");
     std::fs::write(&bad, "route:\n  receiver: missing\nreceivers:\n- name: hook\n").unwrap();
     let out = a.cli(&["apply", "-f", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("bad-am.yml:"), "{}", stderr(&out));
+
+    // Silences are in the journal: they survive kill -9; expiring one is recorded too.
+    let mut a = a;
+    a.kill9();
+    let a = Andon::start_with(dir.path(), &["--scrape-interval", "1"]);
+    let list = a.cli(&["silence", "list", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(v[0]["id"], id.as_str(), "{v}");
+    assert_eq!(v[0]["status"]["state"], "active", "{v}");
+    assert_eq!(v[0]["comment"], "maintenance", "{v}");
+    let exp = a.cli(&["silence", "expire", &id]);
+    assert!(exp.status.success(), "{}", stderr(&exp));
+    let list = a.cli(&["silence", "list", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(v[0]["status"]["state"], "expired", "{v}");
 }

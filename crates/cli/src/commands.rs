@@ -12,7 +12,10 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client::{Client, ClientError, read_sse};
-use crate::{AlertsCommand, Cli, Command, Format, PromqlCommand, RulesCommand, SloCommand, output};
+use crate::{
+    AlertsCommand, Cli, Command, Format, PromqlCommand, RulesCommand, SilenceCommand, SloCommand,
+    output,
+};
 
 /// Runs a client command. `server` and `up` are the binary's to run.
 pub async fn run(cli: Cli) -> u8 {
@@ -53,6 +56,15 @@ pub async fn run(cli: Cli) -> u8 {
         }
         Command::Alerts { what: AlertsCommand::History { alertname, limit, output } } => {
             alerts_history(&cli.server, alertname.as_deref(), limit, output).await
+        }
+        Command::Silence { what: SilenceCommand::Add { matchers, duration, comment, author } } => {
+            silence_add(&cli.server, &matchers, &duration, &comment, &author).await
+        }
+        Command::Silence { what: SilenceCommand::List { output } } => {
+            silence_list(&cli.server, output).await
+        }
+        Command::Silence { what: SilenceCommand::Expire { id } } => {
+            silence_expire(&cli.server, &id).await
         }
         Command::Slo { what: SloCommand::List { output } } => slo_list(&cli.server, output).await,
         Command::Slo { what: SloCommand::Status { id, output } } => {
@@ -912,6 +924,122 @@ fn label_text(labels: &Value, skip: &str) -> String {
 fn since(rfc3339: &str) -> String {
     let now = andon_core::Clock::now(&andon_core::SystemClock);
     Timestamp::parse_rfc3339(rfc3339).map_or_else(|| "?".into(), |t| human_age(t.until(now)))
+}
+
+/// `andon silence add`.
+async fn silence_add(
+    server: &str,
+    matchers: &[String],
+    duration: &str,
+    comment: &str,
+    author: &str,
+) -> Result<u8, ClientError> {
+    use andon_alertmanager::matcher::MatchOp;
+    let Some(ms) = andon_core::prom::parse_prom_duration(duration).filter(|d| *d > 0) else {
+        output::error(&format!("--duration {duration:?}: expected a duration such as 30m or 2h"));
+        return Ok(2);
+    };
+    let mut list = Vec::new();
+    for m in matchers {
+        match andon_alertmanager::parse_matchers(m) {
+            Ok(parsed) => list.extend(parsed.into_iter().map(|x| {
+                serde_json::json!({
+                    "name": x.name,
+                    "value": x.value,
+                    "isRegex": matches!(x.op, MatchOp::Regex | MatchOp::NotRegex),
+                    "isEqual": matches!(x.op, MatchOp::Equal | MatchOp::Regex),
+                })
+            })),
+            Err(e) => {
+                output::error(&format!("matcher {m:?}: {e}"));
+                return Ok(2);
+            }
+        }
+    }
+    let now = andon_core::Clock::now(&andon_core::SystemClock);
+    let end = Timestamp::from_millis(now.millis() + ms);
+    let body = serde_json::json!({
+        "matchers": list,
+        "startsAt": now.to_string(),
+        "endsAt": end.to_string(),
+        "createdBy": author,
+        "comment": comment,
+    });
+    let c = Client::new(server)?.with_actor(author);
+    let v = c
+        .json(
+            Method::POST,
+            "/alertmanager/api/v2/silences",
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await?;
+    output::line(v["silenceID"].as_str().unwrap_or(""));
+    Ok(0)
+}
+
+/// `andon silence list`.
+async fn silence_list(server: &str, format: Format) -> Result<u8, ClientError> {
+    let c = Client::new(server)?;
+    let v = c.get_json("/alertmanager/api/v2/silences").await?;
+    if format != Format::Table {
+        print_value(&v, format);
+        return Ok(0);
+    }
+    let items = v.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        output::note("no silences");
+        return Ok(0);
+    }
+    let mut rows = vec![vec![
+        "ID".to_string(),
+        "STATE".into(),
+        "MATCHERS".into(),
+        "ENDS".into(),
+        "BY".into(),
+        "COMMENT".into(),
+    ]];
+    for s in &items {
+        let ms: Vec<String> = s["matchers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let op = match (
+                    m["isRegex"].as_bool() == Some(true),
+                    m["isEqual"].as_bool() != Some(false),
+                ) {
+                    (false, true) => "=",
+                    (false, false) => "!=",
+                    (true, true) => "=~",
+                    (true, false) => "!~",
+                };
+                format!(
+                    "{}{op}{:?}",
+                    m["name"].as_str().unwrap_or(""),
+                    m["value"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        rows.push(vec![
+            s["id"].as_str().unwrap_or("").to_string(),
+            s["status"]["state"].as_str().unwrap_or("").to_string(),
+            ms.join(","),
+            s["endsAt"].as_str().unwrap_or("").to_string(),
+            s["createdBy"].as_str().unwrap_or("").to_string(),
+            s["comment"].as_str().unwrap_or("").to_string(),
+        ]);
+    }
+    output::table(&rows);
+    Ok(0)
+}
+
+/// `andon silence expire`.
+async fn silence_expire(server: &str, id: &str) -> Result<u8, ClientError> {
+    let c = Client::new(server)?;
+    c.json(Method::DELETE, &format!("/alertmanager/api/v2/silence/{}", form_escape(id)), None)
+        .await?;
+    output::line(&format!("silence {id} expired"));
+    Ok(0)
 }
 
 /// `andon alerts list`.

@@ -114,6 +114,11 @@ pub enum Command {
         #[command(subcommand)]
         what: AlertsCommand,
     },
+    /// Silences: mute alerts that match, for a while (Alertmanager's silences).
+    Silence {
+        #[command(subcommand)]
+        what: SilenceCommand,
+    },
     /// SLO specs (Sloth `prometheus/v1`, Sloth's `PrometheusServiceLevel`, OpenSLO).
     Slo {
         #[command(subcommand)]
@@ -217,6 +222,31 @@ pub enum AlertsCommand {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceCommand {
+    /// Silence alerts matching every matcher (`alertname=HighErrorRate`, `job=~"api.*"`,
+    /// `severity!=page`); prints the new silence's ID.
+    Add {
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// How long from now (Prometheus duration).
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Who silenced (default: $USER).
+        #[arg(long, env = "USER", default_value = "andon")]
+        author: String,
+    },
+    /// Every silence with its state (active, pending, expired).
+    List {
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// End a silence now.
+    Expire { id: String },
 }
 
 #[derive(Debug, Subcommand)]

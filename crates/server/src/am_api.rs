@@ -11,6 +11,9 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::json;
 
+use andon_alertmanager::matcher::{MatchOp, Matcher};
+use andon_alertmanager::silence::{Silence, SilenceState};
+
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -86,4 +89,186 @@ pub(crate) async fn get_alerts(State(s): State<AppState>) -> Json<serde_json::Va
         })
         .collect();
     Json(json!(items))
+}
+
+fn rfc(t: i64) -> String {
+    Timestamp::from_millis(t).to_string()
+}
+
+/// A silence in Alertmanager's v2 shape (also how it is kept in the journal).
+pub(crate) fn silence_json(s: &Silence, state: Option<SilenceState>) -> serde_json::Value {
+    let matchers: Vec<serde_json::Value> = s
+        .matchers
+        .iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "value": m.value,
+                "isRegex": matches!(m.op, MatchOp::Regex | MatchOp::NotRegex),
+                "isEqual": matches!(m.op, MatchOp::Equal | MatchOp::Regex),
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "id": s.id,
+        "matchers": matchers,
+        "startsAt": rfc(s.starts_at),
+        "endsAt": rfc(s.ends_at),
+        "updatedAt": rfc(s.updated_at),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+    });
+    if let Some(st) = state {
+        v["status"] = json!({"state": st.as_str()});
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableMatcher {
+    name: String,
+    value: String,
+    #[serde(default)]
+    is_regex: bool,
+    #[serde(default = "yes")]
+    is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PostableSilence {
+    #[serde(default)]
+    id: String,
+    matchers: Vec<PostableMatcher>,
+    starts_at: String,
+    ends_at: String,
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    updated_at: Option<String>,
+}
+
+/// Reads a silence from its v2 JSON (API requests and journal events).
+pub(crate) fn silence_from(p: PostableSilence) -> Result<Silence, String> {
+    let mut matchers = Vec::new();
+    for m in p.matchers {
+        let op = match (m.is_regex, m.is_equal) {
+            (false, true) => MatchOp::Equal,
+            (false, false) => MatchOp::NotEqual,
+            (true, true) => MatchOp::Regex,
+            (true, false) => MatchOp::NotRegex,
+        };
+        matchers.push(Matcher::new(op, m.name, m.value)?);
+    }
+    let t = |field: &str, s: &str| {
+        Timestamp::parse_rfc3339(s)
+            .map(Timestamp::millis)
+            .ok_or_else(|| format!("{field}: {s:?} is not an RFC 3339 time"))
+    };
+    Ok(Silence {
+        id: p.id,
+        matchers,
+        starts_at: t("startsAt", &p.starts_at)?,
+        ends_at: t("endsAt", &p.ends_at)?,
+        created_by: p.created_by,
+        comment: p.comment,
+        updated_at: match p.updated_at {
+            Some(u) => t("updatedAt", &u)?,
+            None => 0,
+        },
+    })
+}
+
+async fn record_silences(s: &AppState, touched: &[Silence], actor: &str) -> Result<(), ApiError> {
+    let events = touched
+        .iter()
+        .map(|x| andon_core::NewEvent {
+            kind: "silence.set".into(),
+            subject: format!("Silence/{}", x.id),
+            actor: actor.to_string(),
+            data: silence_json(x, None),
+        })
+        .collect();
+    s.store.append(events).await?;
+    Ok(())
+}
+
+fn actor(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("andon-actor")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .unwrap_or("anonymous")
+        .to_owned()
+}
+
+/// `POST /alertmanager/api/v2/silences`: creates or updates a silence; the change is
+/// in the journal before the answer.
+pub(crate) async fn post_silence(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p: PostableSilence = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(ErrorKind::InvalidArgument, format!("expected a silence: {e}"))
+    })?;
+    let silence = silence_from(p).map_err(|e| ApiError::new(ErrorKind::InvalidArgument, e))?;
+    let touched = s
+        .notifier
+        .set_silence(silence)
+        .map_err(|e| ApiError::new(ErrorKind::InvalidArgument, e))?;
+    record_silences(&s, &touched, &actor(&headers)).await?;
+    let id = touched.first().map(|x| x.id.clone()).unwrap_or_default();
+    Ok(Json(json!({ "silenceID": id })))
+}
+
+/// `GET /alertmanager/api/v2/silences`.
+pub(crate) async fn get_silences(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let mut list = s.notifier.silences();
+    list.sort_by(|a, b| a.1.cmp(&b.1).then(b.0.ends_at.cmp(&a.0.ends_at)));
+    Json(json!(list.iter().map(|(x, st)| silence_json(x, Some(*st))).collect::<Vec<_>>()))
+}
+
+/// `DELETE /alertmanager/api/v2/silence/{id}`: expires it.
+pub(crate) async fn delete_silence(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let expired =
+        s.notifier.expire_silence(&id).map_err(|e| ApiError::new(ErrorKind::NotFound, e))?;
+    record_silences(&s, &[expired], &actor(&headers)).await?;
+    Ok(Json(json!({})))
+}
+
+/// Puts back every silence the journal holds (the newest state of each).
+pub(crate) async fn restore_silences(
+    store: &andon_store::Store,
+    notifier: &crate::notifier::Notifier,
+) {
+    let events = match store.events_of_kind("silence.", 1_000_000).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "silences not restored");
+            return;
+        }
+    };
+    for e in events.into_iter().rev() {
+        match serde_json::from_value::<PostableSilence>(e.data.clone())
+            .map_err(|x| x.to_string())
+            .and_then(silence_from)
+        {
+            Ok(s) => notifier.restore_silence(s),
+            Err(err) => {
+                tracing::warn!(seq = e.seq, error = %err, "a stored silence does not read back")
+            }
+        }
+    }
 }

@@ -33,6 +33,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/events", get(events::list_or_follow))
         .route("/api/v1/alert-history", get(crate::alerts::history))
         .route(
+            "/alertmanager/api/v2/silences",
+            get(crate::am_api::get_silences).post(crate::am_api::post_silence),
+        )
+        .route(
+            "/alertmanager/api/v2/silence/{id}",
+            axum::routing::delete(crate::am_api::delete_silence),
+        )
+        .route(
             "/alertmanager/api/v2/alerts",
             get(crate::am_api::get_alerts).post(crate::am_api::post_alerts),
         )

@@ -115,6 +115,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     tokio::spawn(alerts::record(store.clone(), engine.alert_events()));
     let notifier = notifier::Notifier::new(config.metrics.external_url.clone())
         .map_err(ServerError::Metrics)?;
+    am_api::restore_silences(&store, &notifier).await;
     tokio::spawn(notifier.clone().run());
     let mut outgoing = engine.outgoing_alerts();
     let to_notifier = notifier.clone();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use andon_alertmanager::config::Config;
 use andon_alertmanager::dispatch::{Dispatcher, Notification};
 use andon_alertmanager::payload::{RenderContext, Rendered, Templates};
+use andon_alertmanager::silence::{Silence, SilenceState, Silences};
 use andon_alertmanager::{Alert, tz::ZoneLookup};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -25,6 +26,18 @@ struct State {
     dispatcher: Option<Dispatcher>,
     /// The `namespace/name` of the AlertmanagerConfig in force.
     source: Option<String>,
+    /// Every silence; copied into the dispatcher whenever it changes or is rebuilt.
+    silences: Silences,
+}
+
+impl State {
+    fn sync_silences(&mut self) {
+        if let Some(d) = self.dispatcher.as_mut() {
+            for s in self.silences.iter() {
+                d.silences_mut().restore(s.clone());
+            }
+        }
+    }
 }
 
 pub(crate) struct Notifier {
@@ -44,7 +57,7 @@ impl Notifier {
     pub(crate) fn new(external_url: String) -> Result<Arc<Notifier>, String> {
         let templates = Templates::new().map_err(|e| format!("notification templates: {}", e.0))?;
         Ok(Arc::new(Notifier {
-            state: Mutex::new(State { dispatcher: None, source: None }),
+            state: Mutex::new(State { dispatcher: None, source: None, silences: Silences::new() }),
             wake: tokio::sync::Notify::new(),
             external_url,
             templates,
@@ -71,6 +84,7 @@ impl Notifier {
                     None => st.dispatcher = Some(Dispatcher::new(&cfg)),
                 }
                 st.source = Some(source.to_string());
+                st.sync_silences();
             }
             None if st.source.as_deref() == Some(source) => {
                 st.dispatcher = None;
@@ -97,6 +111,46 @@ impl Notifier {
         drop(st);
         self.wake.notify_one();
         if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    }
+
+    /// Creates or updates a silence (Alertmanager's rules); returns every silence the
+    /// change touched (an update that cannot be in place expires the old one), the
+    /// resulting one first.
+    pub(crate) fn set_silence(&self, s: Silence) -> Result<Vec<Silence>, String> {
+        let now = now_ms();
+        let Ok(mut st) = self.state.lock() else { return Err("notifier unavailable".into()) };
+        let old_id = s.id.clone();
+        let id = st.silences.set(s, now).map_err(|e| e.to_string())?;
+        let mut touched: Vec<Silence> = st.silences.get(&id).cloned().into_iter().collect();
+        if !old_id.is_empty() && old_id != id {
+            touched.extend(st.silences.get(&old_id).cloned());
+        }
+        st.sync_silences();
+        Ok(touched)
+    }
+
+    /// Expires a silence now.
+    pub(crate) fn expire_silence(&self, id: &str) -> Result<Silence, String> {
+        let Ok(mut st) = self.state.lock() else { return Err("notifier unavailable".into()) };
+        st.silences.expire(id, now_ms()).map_err(|e| e.to_string())?;
+        let s = st.silences.get(id).cloned().ok_or_else(|| format!("no silence {id}"))?;
+        st.sync_silences();
+        Ok(s)
+    }
+
+    /// Puts back a silence read from the journal at start-up.
+    pub(crate) fn restore_silence(&self, s: Silence) {
+        if let Ok(mut st) = self.state.lock() {
+            st.silences.restore(s);
+            st.sync_silences();
+        }
+    }
+
+    /// Every silence with its state now.
+    pub(crate) fn silences(&self) -> Vec<(Silence, SilenceState)> {
+        let now = now_ms();
+        let Ok(st) = self.state.lock() else { return Vec::new() };
+        st.silences.iter().map(|s| (s.clone(), s.state(now))).collect()
     }
 
     /// The alerts the dispatcher holds, for `GET /alertmanager/api/v2/alerts`.
