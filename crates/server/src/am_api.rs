@@ -200,15 +200,6 @@ async fn record_silences(s: &AppState, touched: &[Silence], actor: &str) -> Resu
     Ok(())
 }
 
-fn actor(headers: &axum::http::HeaderMap) -> String {
-    headers
-        .get("andon-actor")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 256)
-        .unwrap_or("anonymous")
-        .to_owned()
-}
-
 /// `POST /alertmanager/api/v2/silences`: creates or updates a silence; the change is
 /// in the journal before the answer.
 pub(crate) async fn post_silence(
@@ -224,7 +215,7 @@ pub(crate) async fn post_silence(
         .notifier
         .set_silence(silence)
         .map_err(|e| ApiError::new(ErrorKind::InvalidArgument, e))?;
-    record_silences(&s, &touched, &actor(&headers)).await?;
+    record_silences(&s, &touched, &crate::api::actor(&headers)).await?;
     let id = touched.first().map(|x| x.id.clone()).unwrap_or_default();
     Ok(Json(json!({ "silenceID": id })))
 }
@@ -244,7 +235,7 @@ pub(crate) async fn delete_silence(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let expired =
         s.notifier.expire_silence(&id).map_err(|e| ApiError::new(ErrorKind::NotFound, e))?;
-    record_silences(&s, &[expired], &actor(&headers)).await?;
+    record_silences(&s, &[expired], &crate::api::actor(&headers)).await?;
     Ok(Json(json!({})))
 }
 

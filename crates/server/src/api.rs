@@ -75,7 +75,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 /// Who performs a write; until tokens exist, the client's `Andon-Actor` header names it.
-fn actor(headers: &HeaderMap) -> String {
+pub(crate) fn actor(headers: &HeaderMap) -> String {
     headers
         .get("andon-actor")
         .and_then(|v| v.to_str().ok())
