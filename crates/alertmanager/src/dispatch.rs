@@ -109,6 +109,11 @@ impl Notification {
     pub fn nflog_key(&self) -> &NflogKey {
         &self.key
     }
+
+    /// The notification-log entry this notification recorded (kept to restore the log).
+    pub fn nflog_entry(&self) -> &NflogEntry {
+        &self.logged
+    }
 }
 
 /// Why an alert is not notified right now.

@@ -103,7 +103,13 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Listen(config.listen.clone(), e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let engine = andon_metrics::Engine::open(&config.data_dir.join("tsdb"), config.metrics.clone())
+    let mut metrics_opts = config.metrics.clone();
+    // `--listen 127.0.0.1:0` picks a port: alert links point at the one bound.
+    if metrics_opts.external_url.is_empty() || metrics_opts.external_url.ends_with(":0") {
+        metrics_opts.external_url = format!("http://{addr}");
+    }
+    let external_url = metrics_opts.external_url.clone();
+    let engine = andon_metrics::Engine::open(&config.data_dir.join("tsdb"), metrics_opts)
         .map_err(|e| ServerError::Metrics(e.0))?;
     engine.set_targets(
         "andon",
@@ -113,9 +119,10 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         )],
     );
     tokio::spawn(alerts::record(store.clone(), engine.alert_events()));
-    let notifier = notifier::Notifier::new(config.metrics.external_url.clone())
-        .map_err(ServerError::Metrics)?;
+    let notifier =
+        notifier::Notifier::new(external_url, store.clone()).map_err(ServerError::Metrics)?;
     am_api::restore_silences(&store, &notifier).await;
+    notifier.restore_nflog().await;
     tokio::spawn(notifier.clone().run());
     let mut outgoing = engine.outgoing_alerts();
     let to_notifier = notifier.clone();

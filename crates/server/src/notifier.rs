@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_alertmanager::config::Config;
-use andon_alertmanager::dispatch::{Dispatcher, Notification};
+use andon_alertmanager::config::IntegrationKind;
+use andon_alertmanager::dispatch::{Dispatcher, NflogEntry, NflogKey, Notification};
 use andon_alertmanager::payload::{RenderContext, Rendered, Templates};
 use andon_alertmanager::silence::{Silence, SilenceState, Silences};
 use andon_alertmanager::{Alert, tz::ZoneLookup};
@@ -28,9 +29,19 @@ struct State {
     source: Option<String>,
     /// Every silence; copied into the dispatcher whenever it changes or is rebuilt.
     silences: Silences,
+    /// Notification-log entries read back at start, given to the dispatcher once one exists.
+    nflog: Vec<(NflogKey, NflogEntry)>,
 }
 
 impl State {
+    fn sync_nflog(&mut self) {
+        if let Some(d) = self.dispatcher.as_mut() {
+            for (k, e) in std::mem::take(&mut self.nflog) {
+                d.restore_nflog(k, e);
+            }
+        }
+    }
+
     fn sync_silences(&mut self) {
         if let Some(d) = self.dispatcher.as_mut() {
             for s in self.silences.iter() {
@@ -47,6 +58,8 @@ pub(crate) struct Notifier {
     templates: Templates,
     zones: Box<dyn ZoneLookup + Send + Sync>,
     http: Client<HttpConnector, Full<Bytes>>,
+    /// Delivered notifications go to the journal (the notification log).
+    store: andon_store::Store,
 }
 
 fn now_ms() -> i64 {
@@ -54,15 +67,24 @@ fn now_ms() -> i64 {
 }
 
 impl Notifier {
-    pub(crate) fn new(external_url: String) -> Result<Arc<Notifier>, String> {
+    pub(crate) fn new(
+        external_url: String,
+        store: andon_store::Store,
+    ) -> Result<Arc<Notifier>, String> {
         let templates = Templates::new().map_err(|e| format!("notification templates: {}", e.0))?;
         Ok(Arc::new(Notifier {
-            state: Mutex::new(State { dispatcher: None, source: None, silences: Silences::new() }),
+            state: Mutex::new(State {
+                dispatcher: None,
+                source: None,
+                silences: Silences::new(),
+                nflog: Vec::new(),
+            }),
             wake: tokio::sync::Notify::new(),
             external_url,
             templates,
             zones: Box::new(andon_alertmanager::system_zones()),
             http: Client::builder(TokioExecutor::new()).build_http(),
+            store,
         }))
     }
 
@@ -85,6 +107,7 @@ impl Notifier {
                 }
                 st.source = Some(source.to_string());
                 st.sync_silences();
+                st.sync_nflog();
             }
             None if st.source.as_deref() == Some(source) => {
                 st.dispatcher = None;
@@ -219,13 +242,16 @@ impl Notifier {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => tracing::info!(
-                receiver = %n.receiver,
-                group = %n.group_key,
-                alerts = n.alerts.len(),
-                status = n.status.as_str(),
-                "notification sent"
-            ),
+            Ok(()) => {
+                tracing::info!(
+                    receiver = %n.receiver,
+                    group = %n.group_key,
+                    alerts = n.alerts.len(),
+                    status = n.status.as_str(),
+                    "notification sent"
+                );
+                self.log_sent(&n).await;
+            }
             Err(e) => {
                 tracing::warn!(receiver = %n.receiver, group = %n.group_key, error = %e, "notification failed; the next flush retries it");
                 if let Ok(mut st) = self.state.lock()
@@ -234,6 +260,89 @@ impl Notifier {
                     d.failed(&n);
                 }
             }
+        }
+    }
+
+    /// Records a delivered notification in the journal: the notification log, read
+    /// back at start so a restart does not notify the same groups again.
+    async fn log_sent(&self, n: &Notification) {
+        let key = n.nflog_key();
+        let entry = n.nflog_entry();
+        let hex = |s: &std::collections::BTreeSet<u64>| {
+            s.iter().map(|f| format!("{f:016x}")).collect::<Vec<_>>()
+        };
+        let event = andon_core::NewEvent {
+            kind: "notification.sent".into(),
+            subject: format!("Receiver/{}", key.receiver),
+            actor: "notifier".into(),
+            data: serde_json::json!({
+                "receiver": key.receiver,
+                "integration": key.integration.as_str(),
+                "index": key.index,
+                "groupKey": key.group_key,
+                "status": n.status.as_str(),
+                "reason": n.reason.as_str(),
+                "alerts": n.alerts.len(),
+                "firing": hex(&entry.firing),
+                "resolved": hex(&entry.resolved),
+                "timestamp": entry.timestamp,
+                "expiresAt": entry.expires_at,
+            }),
+        };
+        if let Err(e) = self.store.append(vec![event]).await {
+            tracing::warn!(error = %e, "notification log not recorded");
+        }
+    }
+
+    /// Reads the notification log back from the journal (entries not yet expired).
+    pub(crate) async fn restore_nflog(&self) {
+        let events = match self.store.events_of_kind("notification.sent", 100_000).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "notification log not restored");
+                return;
+            }
+        };
+        let now = now_ms();
+        let mut entries = Vec::new();
+        for e in events.into_iter().rev() {
+            let d = &e.data;
+            let kind = match d["integration"].as_str() {
+                Some("webhook") => IntegrationKind::Webhook,
+                Some("slack") => IntegrationKind::Slack,
+                Some("email") => IntegrationKind::Email,
+                Some("pagerduty") => IntegrationKind::PagerDuty,
+                _ => continue,
+            };
+            let expires_at = d["expiresAt"].as_i64().unwrap_or(0);
+            if expires_at <= now {
+                continue;
+            }
+            let set = |v: &serde_json::Value| {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().and_then(|h| u64::from_str_radix(h, 16).ok()))
+                    .collect()
+            };
+            entries.push((
+                NflogKey {
+                    receiver: d["receiver"].as_str().unwrap_or("").to_string(),
+                    integration: kind,
+                    index: d["index"].as_u64().unwrap_or(0) as usize,
+                    group_key: d["groupKey"].as_str().unwrap_or("").to_string(),
+                },
+                NflogEntry {
+                    firing: set(&d["firing"]),
+                    resolved: set(&d["resolved"]),
+                    timestamp: d["timestamp"].as_i64().unwrap_or(0),
+                    expires_at,
+                },
+            ));
+        }
+        if let Ok(mut st) = self.state.lock() {
+            st.nflog = entries;
+            st.sync_nflog();
         }
     }
 
