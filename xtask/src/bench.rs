@@ -32,6 +32,7 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         || which.contains(&"router")
         || which.contains(&"tsdb")
         || which.contains(&"rules-test")
+        || which.contains(&"notify")
     {
         let bin = build_release()?;
         if all || which.contains(&"router") {
@@ -48,6 +49,9 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         }
         if all || which.contains(&"rules-test") {
             crate::bench_rules::unit_tests(&bin)?;
+        }
+        if all || which.contains(&"notify") {
+            rt.block_on(crate::bench_rules::notify(&bin))?;
         }
     }
     Ok(())
@@ -220,7 +224,10 @@ fn hyper_method_get() -> andon_cli::client::Method {
 }
 
 /// A new andon server on a free port with its data dir in `dir`, ready, and a client to it.
-async fn fresh_andon(bin: &Path, dir: &Path) -> anyhow::Result<(Proc, andon_cli::client::Client)> {
+pub(crate) async fn fresh_andon(
+    bin: &Path,
+    dir: &Path,
+) -> anyhow::Result<(Proc, andon_cli::client::Client)> {
     let port = free_port()?;
     let p = start_andon(bin, &dir.join("data"), port)?;
     let url = format!("http://127.0.0.1:{port}");
@@ -229,7 +236,7 @@ async fn fresh_andon(bin: &Path, dir: &Path) -> anyhow::Result<(Proc, andon_cli:
     Ok((p, c))
 }
 
-async fn apply(c: &andon_cli::client::Client, yaml: &str) -> anyhow::Result<()> {
+pub(crate) async fn apply(c: &andon_cli::client::Client, yaml: &str) -> anyhow::Result<()> {
     let body = Some(("application/yaml", yaml.as_bytes().to_vec()));
     c.json(andon_cli::client::Method::POST, "/api/v1/apply", body)
         .await

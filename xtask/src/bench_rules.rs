@@ -3,7 +3,9 @@
 //!   in the embedded TSDB, evaluated as the server evaluates them; CPU seconds
 //!   per round against the 15 s evaluation interval (the target: under half a core);
 //! - rules-test: `andon rules test` vs `promtool test rules` on the promtool
-//!   fixtures both read, wall time of repeated runs, as a ratio.
+//!   fixtures both read, wall time of repeated runs, as a ratio;
+//! - notify: an alert posted to `/api/v2/alerts` → the webhook receiving it, minus
+//!   `group_wait`, for andon and Debian's Alertmanager 0.25 with the same config.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -147,5 +149,151 @@ pub(crate) fn unit_tests(bin: &Path) -> anyhow::Result<()> {
     println!("  andon rules test     {andon:.2} s");
     println!("  promtool test rules  {peer:.2} s");
     println!("  time ratio andon/promtool: {:.2}", andon / peer);
+    Ok(())
+}
+
+const GROUP_WAIT_MS: u64 = 500;
+const NOTIFY_ROUNDS: usize = 20;
+
+/// A webhook receiver thread: the arrival time of each POST, with the body's
+/// first alert name.
+fn receiver() -> anyhow::Result<(String, std::sync::mpsc::Receiver<(Instant, String)>)> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16384];
+                loop {
+                    let Ok(n) = s.read(&mut chunk) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let len: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .and_then(|v| v.trim().parse().ok())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() < end + 4 + len {
+                        continue;
+                    }
+                    let at = Instant::now();
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap_or_default();
+                    let name = body["groupLabels"]["alertname"].as_str().unwrap_or("").to_string();
+                    let _ = tx.send((at, name));
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                    buf.drain(..end + 4 + len);
+                }
+            });
+        }
+    });
+    Ok((url, rx))
+}
+
+fn am_config(url: &str) -> String {
+    format!(
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: {GROUP_WAIT_MS}ms\n  group_interval: 1m\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: {url}\n"
+    )
+}
+
+/// Posts one alert per round and measures until its webhook arrives, minus group_wait.
+async fn latencies(
+    post_url: &str,
+    rx: &std::sync::mpsc::Receiver<(Instant, String)>,
+    tag: &str,
+) -> anyhow::Result<Vec<f64>> {
+    let client = andon_cli::client::Client::new(post_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = Vec::new();
+    for i in 0..NOTIFY_ROUNDS {
+        let name = format!("{tag}{i}");
+        let body = serde_json::json!([{"labels": {"alertname": name, "job": "bench"}}]).to_string();
+        let sent = Instant::now();
+        let resp = client
+            .send(
+                andon_cli::client::Method::POST,
+                "/api/v2/alerts",
+                Some(("application/json", body.into_bytes())),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "{post_url}: posting an alert answered {}",
+            resp.status()
+        );
+        loop {
+            let (at, got) = rx.recv_timeout(std::time::Duration::from_secs(10))?;
+            if got == name {
+                out.push(at.duration_since(sent).as_secs_f64() * 1000.0 - GROUP_WAIT_MS as f64);
+                break;
+            }
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
+pub(crate) async fn notify(bin: &Path) -> anyhow::Result<()> {
+    let am_bin = "/usr/bin/prometheus-alertmanager";
+    anyhow::ensure!(
+        Path::new(am_bin).exists(),
+        "{am_bin} is missing: scripts/setup installs prometheus-alertmanager"
+    );
+    let dir = tempfile::tempdir()?;
+    let (url, rx) = receiver()?;
+
+    let (_andon, c) = crate::bench::fresh_andon(bin, dir.path()).await?;
+    crate::bench::apply(&c, &am_config(&url)).await?;
+    let andon_url = format!("{}/alertmanager", c.base());
+    let andon = latencies(&andon_url, &rx, "Andon").await?;
+
+    let port = crate::bench::free_port()?;
+    let cfg = dir.path().join("am.yml");
+    std::fs::write(&cfg, am_config(&url))?;
+    let _am = crate::bench::Proc(
+        Command::new(am_bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.path={}", dir.path().join("am").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let am_url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "alertmanager did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let peer = latencies(&am_url, &rx, "Peer").await?;
+    let med = |v: &[f64]| v[v.len() / 2];
+    let max = |v: &[f64]| v[v.len() - 1];
+    println!(
+        "notify: alert posted → webhook received, minus group_wait ({GROUP_WAIT_MS} ms), {NOTIFY_ROUNDS} alerts"
+    );
+    println!(
+        "  andon                      median {:.1} ms, max {:.1} ms",
+        med(&andon),
+        max(&andon)
+    );
+    println!("  alertmanager 0.25 (peer)   median {:.1} ms, max {:.1} ms", med(&peer), max(&peer));
+    println!(
+        "  ratio of medians andon/peer: {:.2} (target: andon ≤ 50 ms)",
+        med(&andon) / med(&peer).max(0.001)
+    );
     Ok(())
 }

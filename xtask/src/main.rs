@@ -1,4 +1,4 @@
-//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|rules-eval|rules-test|all>`. The
+//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|rules-eval|rules-test|notify|all>`. The
 //! code-base invariants (layering, file headers) live in `tidy` and run as tests.
 
 mod bench;
@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             anyhow::bail!(
-                "usage: cargo xtask bench [journal|http|startup|router|tsdb|rules-eval|rules-test|all] | cargo xtask tidy"
+                "usage: cargo xtask bench [journal|http|startup|router|tsdb|rules-eval|rules-test|notify|all] | cargo xtask tidy"
             )
         }
     }

@@ -273,7 +273,10 @@ pub fn parse_manifests(
             out.push(Manifest {
                 kind: &kinds::ALERTMANAGER_CONFIG,
                 metadata: Metadata {
-                    name: name_from_file(file),
+                    name: match file {
+                        "-" | "request" => "alertmanager".to_owned(),
+                        f => name_from_file(f),
+                    },
                     namespace: ns.to_owned(),
                     ..Metadata::default()
                 },
