@@ -266,18 +266,6 @@ pub struct InhibitRuleConfig {
     pub pos: Pos,
 }
 
-/// Whether a YAML document looks like an Alertmanager configuration: a mapping with
-/// top-level `route` and `receivers`.
-pub fn is_alertmanager_config(root: &Node) -> bool {
-    match &root.value {
-        Value::Map(entries) => {
-            let has = |k: &str| entries.iter().any(|(key, _)| key.key_text() == k);
-            has("route") && has("receivers")
-        }
-        _ => false,
-    }
-}
-
 /// Reads a configuration file. Only the first YAML document is read.
 pub fn parse(bytes: &[u8], file: &str, zones: &dyn ZoneLookup) -> Result<Config, Vec<Diagnostic>> {
     let with_file = |ds: Vec<Diagnostic>| ds.into_iter().map(|d| d.with_file(file)).collect();

@@ -1,14 +1,15 @@
 //! Alertmanager, pure: configuration, routing, grouping and notification timing,
 //! silences, inhibition, time intervals and notification payloads. Nothing here reads
-//! a clock, a file or the network: times are Unix milliseconds passed in, time-zone
-//! data and `*_file` contents come through caller-supplied lookups, and rendered
-//! notifications are handed back for the caller to send.
+//! a clock or the network, and files only through [`system_zones`]: times are Unix
+//! milliseconds passed in, time-zone data and `*_file` contents come through
+//! caller-supplied lookups, and rendered notifications are handed back for the caller
+//! to send.
 //!
 //! # Shape
 //!
 //! - [`config::parse`] reads `alertmanager.yml` (positions on every problem, all reported
 //!   at once; unsupported receiver types and options become [`config::Config::warnings`]).
-//!   [`config::is_alertmanager_config`] recognises such a document.
+//!   `andon_spec` recognises such a document by its shape (`route` and `receivers`).
 //! - [`matcher`]: `a="b"`, `a=~"x"`, `{a!="b",c!~"d"}` in the classic and the UTF-8
 //!   syntax ([`matcher::parse_matchers`]), anchored regexes, Alertmanager's rendering.
 //! - [`route::RouteTree`]: inheritance and defaults (group_wait 30s, group_interval 5m,
@@ -74,7 +75,7 @@ pub mod timeinterval;
 pub mod tz;
 
 pub use alert::{Alert, Fingerprint, LabelSet, Status};
-pub use config::{Config, is_alertmanager_config};
+pub use config::Config;
 pub use dispatch::{Dispatcher, Notification, NotifiedAlert, NotifyReason};
 pub use matcher::{Matcher, parse_matchers};
 pub use route::{Route, RouteTree};

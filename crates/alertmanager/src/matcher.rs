@@ -73,6 +73,32 @@ impl Matcher {
         Ok(Matcher { name, op, value, re })
     }
 
+    /// A matcher from Alertmanager's API form (`isRegex`, `isEqual`).
+    pub fn from_api(
+        name: impl Into<String>,
+        value: impl Into<String>,
+        is_regex: bool,
+        is_equal: bool,
+    ) -> Result<Self, String> {
+        let op = match (is_regex, is_equal) {
+            (false, true) => MatchOp::Equal,
+            (false, false) => MatchOp::NotEqual,
+            (true, true) => MatchOp::Regex,
+            (true, false) => MatchOp::NotRegex,
+        };
+        Matcher::new(op, name, value)
+    }
+
+    /// Alertmanager's API form: `{"name", "value", "isRegex", "isEqual"}`.
+    pub fn to_api(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "value": self.value,
+            "isRegex": matches!(self.op, MatchOp::Regex | MatchOp::NotRegex),
+            "isEqual": matches!(self.op, MatchOp::Equal | MatchOp::Regex),
+        })
+    }
+
     /// An equality matcher.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
         Matcher { name: name.into(), op: MatchOp::Equal, value: value.into(), re: None }

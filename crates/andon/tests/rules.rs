@@ -37,10 +37,9 @@ const RULES: &str = r#"groups:
 "#;
 
 async fn api(a: &Andon, path: &str) -> serde_json::Value {
-    let resp = a.client().send(Method::GET, path, None).await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    let (status, v) = common::request(&a.client(), Method::GET, path, None).await;
+    assert_eq!(status, 200, "{path}: {v}");
+    v
 }
 
 /// Polls `/alerts` until `ok` accepts the list.

@@ -934,7 +934,6 @@ async fn silence_add(
     comment: &str,
     author: &str,
 ) -> Result<u8, ClientError> {
-    use andon_alertmanager::matcher::MatchOp;
     let Some(ms) = andon_core::prom::parse_prom_duration(duration).filter(|d| *d > 0) else {
         output::error(&format!("--duration {duration:?}: expected a duration such as 30m or 2h"));
         return Ok(2);
@@ -942,14 +941,7 @@ async fn silence_add(
     let mut list = Vec::new();
     for m in matchers {
         match andon_alertmanager::parse_matchers(m) {
-            Ok(parsed) => list.extend(parsed.into_iter().map(|x| {
-                serde_json::json!({
-                    "name": x.name,
-                    "value": x.value,
-                    "isRegex": matches!(x.op, MatchOp::Regex | MatchOp::NotRegex),
-                    "isEqual": matches!(x.op, MatchOp::Equal | MatchOp::Regex),
-                })
-            })),
+            Ok(parsed) => list.extend(parsed.iter().map(andon_alertmanager::Matcher::to_api)),
             Err(e) => {
                 output::error(&format!("matcher {m:?}: {e}"));
                 return Ok(2);

@@ -232,7 +232,7 @@ impl RuleManager {
                     if let Ok(tx) = outgoing.lock()
                         && let Some(tx) = tx.as_ref()
                     {
-                        let out = to_send(&g, next, interval, &settings);
+                        let out = to_send(&mut g, next, interval, &settings);
                         if !out.is_empty() {
                             let _ = tx.send(out);
                         }
@@ -328,41 +328,44 @@ pub fn go_float_e_lower(v: f64) -> String {
     andon_rules::unittest::go_float_e(v).to_lowercase().replace("inf", "Inf").replace("nan", "NaN")
 }
 
-/// The alerts of a group to hand to the notifier after an evaluation at `ts`:
-/// firing ones valid for four intervals (at least four minutes), and resolved ones
-/// with their resolve time, like Prometheus's sending to Alertmanager.
+/// How often a firing alert is handed to the notifier again (Prometheus's
+/// `--rules.alert.resend-delay`).
+const RESEND_DELAY_MS: i64 = 60_000;
+
+/// The alerts of a group to hand to the notifier after an evaluation at `ts`, when
+/// due: firing ones valid for four intervals (at least four minutes), resolved ones with
+/// their resolve time, external labels added, like Prometheus's sending to Alertmanager.
 fn to_send(
-    g: &GroupState,
+    g: &mut GroupState,
     ts: i64,
     interval: i64,
     settings: &Settings,
 ) -> Vec<andon_alertmanager::Alert> {
-    let valid_for = 4 * interval.max(60_000);
-    g.alerts()
-        .filter_map(|(rule, a)| {
+    let valid_for = 4 * interval.max(RESEND_DELAY_MS);
+    g.alerts_to_send(ts, RESEND_DELAY_MS)
+        .into_iter()
+        .map(|(rule, a)| {
             let ends_at = match a.state {
-                andon_rules::AlertState::Firing => ts + valid_for,
-                andon_rules::AlertState::Inactive => a.resolved_at?,
-                andon_rules::AlertState::Pending => return None,
+                andon_rules::AlertState::Inactive => a.resolved_at.unwrap_or(ts),
+                _ => ts + valid_for,
             };
             let mut labels: andon_alertmanager::LabelSet =
                 a.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
             for (k, v) in &settings.external_labels {
                 labels.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            let mut out = andon_alertmanager::Alert {
+            andon_alertmanager::Alert {
                 labels,
-                annotations: a.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                annotations: a.annotations.into_iter().collect(),
+                starts_at: Some(a.fired_at.unwrap_or(a.active_at)),
+                ends_at: Some(ends_at),
+                generator_url: format!(
+                    "{}/ui/metrics?expr={}",
+                    settings.external_url.trim_end_matches('/'),
+                    url_escape(&rule.expr_text)
+                ),
                 ..andon_alertmanager::Alert::default()
-            };
-            out.starts_at = Some(a.fired_at.unwrap_or(a.active_at));
-            out.ends_at = Some(ends_at);
-            out.generator_url = format!(
-                "{}/ui/metrics?expr={}",
-                settings.external_url.trim_end_matches('/'),
-                url_escape(&rule.expr_text)
-            );
-            Some(out)
+            }
         })
         .collect()
 }

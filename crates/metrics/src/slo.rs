@@ -52,8 +52,16 @@ fn scalar_of(engine: &Engine, expr: &str, t: i64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Computes an SLO's status at `t` (ms). Blocking: call off the async workers.
-pub fn status(engine: &Engine, source: &str, slo: &Slo, t: i64) -> SloStatus {
+/// Computes an SLO's status at `t` (ms); `groups` is one snapshot of the rule groups
+/// (for the SLO's firing alerts), shared by every SLO of a request. Blocking: call off
+/// the async workers.
+pub fn status(
+    engine: &Engine,
+    groups: &[crate::rules::GroupSnapshot],
+    source: &str,
+    slo: &Slo,
+    t: i64,
+) -> SloStatus {
     let budget = slo.error_budget_ratio();
     let ratio = |w: &str| scalar_of(engine, &slo.sli_error_ratio_expr(w), t);
     let period = andon_promql::format_duration(slo.period_ms);
@@ -68,8 +76,7 @@ pub fn status(engine: &Engine, source: &str, slo: &Slo, t: i64) -> SloStatus {
         }
         _ => None,
     };
-    let firing_alerts = engine
-        .rule_groups()
+    let firing_alerts = groups
         .iter()
         .filter(|g| g.source == format!("slo/{source}"))
         .flat_map(|g| g.rules.iter())

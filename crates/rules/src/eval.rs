@@ -357,6 +357,32 @@ impl GroupState {
         std::mem::take(&mut self.transitions)
     }
 
+    /// The alerts due to go to the notifier at `ts`, as Prometheus decides: never a
+    /// pending one; a resolved one once after it resolved; a firing one when it was not
+    /// sent within `resend_delay_ms`. Marks them sent.
+    pub fn alerts_to_send(&mut self, ts: i64, resend_delay_ms: i64) -> Vec<(&Rule, Alert)> {
+        let mut due = Vec::new();
+        for (i, r) in self.rules.iter_mut().enumerate() {
+            for a in r.active.values_mut() {
+                let send = match a.state {
+                    AlertState::Pending => false,
+                    _ if a
+                        .resolved_at
+                        .is_some_and(|res| a.last_sent_at.is_none_or(|s| res > s)) =>
+                    {
+                        true
+                    }
+                    _ => a.last_sent_at.is_none_or(|s| s + resend_delay_ms <= ts),
+                };
+                if send {
+                    a.last_sent_at = Some(ts);
+                    due.push((i, a.clone()));
+                }
+            }
+        }
+        due.into_iter().map(|(i, a)| (&self.rules[i].rule, a)).collect()
+    }
+
     /// Every alert of every alerting rule (not inactive unless still retained).
     pub fn alerts(&self) -> impl Iterator<Item = (&Rule, &Alert)> {
         self.rules.iter().flat_map(|r| r.active.values().map(move |a| (&r.rule, a)))
@@ -433,8 +459,12 @@ fn eval_alerting(
     let cache = &rs.templates.0;
     let mut fresh: HashMap<u64, Alert> = HashMap::with_capacity(vector.len());
     for s in &vector {
-        let sample_labels: BTreeMap<String, String> =
-            s.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect();
+        // Templates see the labels as a map; rules without templates skip building it.
+        let sample_labels: BTreeMap<String, String> = if cache.is_empty() {
+            BTreeMap::new()
+        } else {
+            s.labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect()
+        };
         let expand = |text: &str| {
             let Some(parsed) = cache.get(text) else { return text.to_string() };
             let result = match parsed {
@@ -603,6 +633,9 @@ mod tests {
             g.take_transitions().iter().map(|t| (t.state, t.at)).collect();
         assert_eq!(history, [(AlertState::Firing, 120_000), (AlertState::Inactive, 240_000)]);
         assert!(g.take_transitions().is_empty());
+        // Resolved: sent once, then not again.
+        assert_eq!(g.alerts_to_send(240_000, 60_000).len(), 1);
+        assert!(g.alerts_to_send(250_000, 60_000).is_empty());
         // ALERTS went firing, then stale.
         let alerts = env
             .store
@@ -615,6 +648,22 @@ mod tests {
         assert_eq!(alerts.len(), 1);
         let last = alerts[0].samples.last().unwrap();
         assert!(is_stale_nan(last.v) && last.t == 240_000, "{:?}", alerts[0].samples);
+    }
+
+    #[test]
+    fn firing_alerts_are_resent_after_the_delay_only() {
+        let mut g = group(
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vector(1)\n  - alert: P\n    expr: vector(1)\n    for: 1h\n",
+        );
+        let mut env = Env { store: MemStorage::new(), opts: Options::default() };
+        let s = Settings::default();
+        g.eval(0, &mut env, &s);
+        // The pending one is never sent; the firing one now, then after a minute.
+        let names =
+            |v: Vec<(&Rule, Alert)>| v.iter().map(|(r, _)| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(g.alerts_to_send(0, 60_000)), ["A"]);
+        assert!(g.alerts_to_send(15_000, 60_000).is_empty());
+        assert_eq!(names(g.alerts_to_send(60_000, 60_000)), ["A"]);
     }
 
     #[test]

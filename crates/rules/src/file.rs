@@ -90,17 +90,6 @@ pub struct ReadOptions {
     pub ignore_unknown_fields: bool,
 }
 
-/// Whether a YAML document looks like a Prometheus rule file: a mapping whose
-/// only top-level key is `groups`.
-pub fn is_rule_file(root: &Node) -> bool {
-    match &root.value {
-        Value::Map(entries) => {
-            !entries.is_empty() && entries.iter().all(|(k, _)| k.key_text() == "groups")
-        }
-        _ => false,
-    }
-}
-
 /// Reads a rule file. Only the first YAML document is read (as Prometheus
 /// does); an empty file is an empty rule file.
 pub fn parse(bytes: &[u8], file: &str, opts: ReadOptions) -> Result<RuleFile, Vec<Diagnostic>> {
@@ -588,8 +577,8 @@ mod tests {
     #[test]
     fn shape_recognition() {
         let docs = yaml::parse(b"groups: []\n").unwrap();
-        assert!(is_rule_file(&docs[0].root));
+        assert!(andon_spec::resource::is_bare_rule_file(&docs[0].root));
         let docs = yaml::parse(b"apiVersion: v1\ngroups: []\n").unwrap();
-        assert!(!is_rule_file(&docs[0].root));
+        assert!(!andon_spec::resource::is_bare_rule_file(&docs[0].root));
     }
 }

@@ -5,4 +5,4 @@ pub mod file;
 pub mod unittest;
 
 pub use eval::{Alert, AlertState, GroupState, Health, RuleEnv, Settings, Transition};
-pub use file::{Group, ReadOptions, Rule, RuleFile, RuleKind, is_rule_file};
+pub use file::{Group, ReadOptions, Rule, RuleFile, RuleKind};

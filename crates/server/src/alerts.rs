@@ -69,7 +69,7 @@ pub(crate) async fn history(
     }
     let items = match &q.alertname {
         Some(name) => s.store.events_about(&format!("Alert/{name}"), limit).await?,
-        None => s.store.events_of_kind("alert.", limit).await?,
+        None => s.store.events_of_kinds(&["alert.firing", "alert.resolved"], limit).await?,
     };
     Ok(Json(json!({ "items": items })))
 }

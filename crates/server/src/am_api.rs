@@ -11,7 +11,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::json;
 
-use andon_alertmanager::matcher::{MatchOp, Matcher};
+use andon_alertmanager::matcher::Matcher;
 use andon_alertmanager::silence::{Silence, SilenceState};
 
 use crate::AppState;
@@ -97,18 +97,7 @@ fn rfc(t: i64) -> String {
 
 /// A silence in Alertmanager's v2 shape (also how it is kept in the journal).
 pub(crate) fn silence_json(s: &Silence, state: Option<SilenceState>) -> serde_json::Value {
-    let matchers: Vec<serde_json::Value> = s
-        .matchers
-        .iter()
-        .map(|m| {
-            json!({
-                "name": m.name,
-                "value": m.value,
-                "isRegex": matches!(m.op, MatchOp::Regex | MatchOp::NotRegex),
-                "isEqual": matches!(m.op, MatchOp::Equal | MatchOp::Regex),
-            })
-        })
-        .collect();
+    let matchers: Vec<serde_json::Value> = s.matchers.iter().map(Matcher::to_api).collect();
     let mut v = json!({
         "id": s.id,
         "matchers": matchers,
@@ -159,13 +148,7 @@ pub(crate) struct PostableSilence {
 pub(crate) fn silence_from(p: PostableSilence) -> Result<Silence, String> {
     let mut matchers = Vec::new();
     for m in p.matchers {
-        let op = match (m.is_regex, m.is_equal) {
-            (false, true) => MatchOp::Equal,
-            (false, false) => MatchOp::NotEqual,
-            (true, true) => MatchOp::Regex,
-            (true, false) => MatchOp::NotRegex,
-        };
-        matchers.push(Matcher::new(op, m.name, m.value)?);
+        matchers.push(Matcher::from_api(m.name, m.value, m.is_regex, m.is_equal)?);
     }
     let t = |field: &str, s: &str| {
         Timestamp::parse_rfc3339(s)
@@ -244,7 +227,7 @@ pub(crate) async fn restore_silences(
     store: &andon_store::Store,
     notifier: &crate::notifier::Notifier,
 ) {
-    let events = match store.events_of_kind("silence.", 1_000_000).await {
+    let events = match store.events_of_kinds(&["silence.set"], 1_000_000).await {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "silences not restored");

@@ -296,7 +296,7 @@ impl Notifier {
 
     /// Reads the notification log back from the journal (entries not yet expired).
     pub(crate) async fn restore_nflog(&self) {
-        let events = match self.store.events_of_kind("notification.sent", 100_000).await {
+        let events = match self.store.events_of_kinds(&["notification.sent"], 100_000).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "notification log not restored");

@@ -16,11 +16,12 @@ async fn compute(
     let engine = s.engine.clone();
     let now = andon_metrics::time::now_ms();
     tokio::task::spawn_blocking(move || {
+        let groups = engine.rule_groups();
         engine
             .slos()
             .iter()
             .filter(|(_, slo)| only.as_ref().is_none_or(|id| &slo.id == id || &slo.name == id))
-            .map(|(source, slo)| andon_metrics::slo::status(&engine, source, slo, now))
+            .map(|(source, slo)| andon_metrics::slo::status(&engine, &groups, source, slo, now))
             .collect()
     })
     .await

@@ -19,9 +19,10 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
     let now = andon_metrics::time::now_ms();
     let slos = engine.slos();
     let statuses = tokio::task::spawn_blocking(move || {
+        let groups = engine.rule_groups();
         slos.iter()
             .map(|(source, slo)| {
-                (slo.clone(), andon_metrics::slo::status(&engine, source, slo, now))
+                (slo.clone(), andon_metrics::slo::status(&engine, &groups, source, slo, now))
             })
             .collect::<Vec<_>>()
     })

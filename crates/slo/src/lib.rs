@@ -266,20 +266,12 @@ enum DocKind {
     OpenSlo,
 }
 
-fn str_field<'a>(root: &'a Node, key: &str) -> Option<&'a str> {
-    let Value::Map(entries) = &root.value else { return None };
-    entries.iter().find(|(k, _)| k.key_text() == key).and_then(|(_, v)| match &v.value {
-        Value::Str(s) => Some(s.as_str()),
-        _ => None,
-    })
-}
-
 fn doc_kind(root: &Node) -> Option<DocKind> {
-    if str_field(root, "version").is_some_and(|v| v.starts_with("prometheus/")) {
+    if root.str_field("version").is_some_and(|v| v.starts_with("prometheus/")) {
         return Some(DocKind::SlothPrometheus);
     }
-    let api = str_field(root, "apiVersion")?;
-    let kind = str_field(root, "kind");
+    let api = root.str_field("apiVersion")?;
+    let kind = root.str_field("kind");
     if api.starts_with("sloth.slok.dev/") && kind == Some("PrometheusServiceLevel") {
         return Some(DocKind::SlothKubernetes);
     }
@@ -287,13 +279,6 @@ fn doc_kind(root: &Node) -> Option<DocKind> {
         return Some(DocKind::OpenSlo);
     }
     None
-}
-
-/// Whether a document looks like an SLO spec this crate reads: a Sloth
-/// `version: prometheus/…` spec, a `sloth.slok.dev` `PrometheusServiceLevel`, or an
-/// OpenSLO `SLO`.
-pub fn is_slo_document(root: &Node) -> bool {
-    doc_kind(root).is_some()
 }
 
 /// An SLO as read from a spec, before its period and windows are settled.

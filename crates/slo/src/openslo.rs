@@ -229,14 +229,7 @@ fn v1alpha(ctx: &mut Ctx, root: &Node) -> Option<Vec<SloDraft>> {
 
 /// A `target` ratio in (0, 1), as a percent.
 fn ratio_target(ctx: &mut Ctx, n: &Node, path: &str) -> Option<f64> {
-    let v = match n.value {
-        Value::Int(i) => i as f64,
-        Value::Float(f) => f,
-        _ => {
-            ctx.error(n.pos, path, format!("expected a number, found {}", n.value.type_name()));
-            return None;
-        }
-    };
+    let v = ctx.number(n, path)?;
     if !(v > 0.0 && v <= 1.0) {
         ctx.error(
             n.pos,

@@ -252,14 +252,7 @@ fn slo(
 }
 
 pub(crate) fn objective(ctx: &mut Ctx, n: &Node, path: &str) -> Option<f64> {
-    let v = match n.value {
-        Value::Int(i) => i as f64,
-        Value::Float(f) => f,
-        _ => {
-            ctx.error(n.pos, path, format!("expected a number, found {}", n.value.type_name()));
-            return None;
-        }
-    };
+    let v = ctx.number(n, path)?;
     if !(v > 0.0 && v <= 100.0) {
         ctx.error(
             n.pos,

@@ -155,18 +155,9 @@ fn decode_windows(ctx: &mut Ctx, root: &Node) -> Option<AlertWindows> {
 fn window(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Window> {
     let o = ctx.object(node, path, &["errorBudgetPercent", "shortWindow", "longWindow"])?;
     let pct_path = format!("{path}.errorBudgetPercent");
-    let pct = o.require(ctx, "errorBudgetPercent").and_then(|n| match n.value {
-        Value::Int(i) => Some((i as f64, n.pos)),
-        Value::Float(f) => Some((f, n.pos)),
-        _ => {
-            ctx.error(
-                n.pos,
-                &pct_path,
-                format!("expected a number, found {}", n.value.type_name()),
-            );
-            None
-        }
-    });
+    let pct = o
+        .require(ctx, "errorBudgetPercent")
+        .and_then(|n| ctx.number(n, &pct_path).map(|v| (v, n.pos)));
     let pct = match pct {
         Some((p, pos)) if !(p > 0.0 && p <= 100.0) => {
             ctx.error(pos, &pct_path, format!("must be greater than 0 and at most 100, found {p}"));

@@ -96,6 +96,18 @@ impl Ctx {
         }
     }
 
+    /// An integer or a float, as a float.
+    pub fn number(&mut self, node: &Node, path: &str) -> Option<f64> {
+        match &node.value {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => {
+                self.expected(node, path, "a number");
+                None
+            }
+        }
+    }
+
     pub fn int(&mut self, node: &Node, path: &str) -> Option<i64> {
         match &node.value {
             Value::Int(i) => Some(*i),

@@ -50,23 +50,15 @@ fn accepts_api_version(kind: Option<&str>, v: &str) -> bool {
     v == API_VERSION || (kind == Some("PrometheusRule") && v == "monitoring.coreos.com/v1")
 }
 
-fn str_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
-    let Value::Map(entries) = &node.value else { return None };
-    entries.iter().find(|(k, _)| k.key_text() == key).and_then(|(_, v)| match &v.value {
-        Value::Str(s) => Some(s.as_str()),
-        _ => None,
-    })
-}
-
 /// What kind of SLO document `node` is, by shape: a Sloth spec
 /// (`version: prometheus/v1`), a Sloth `PrometheusServiceLevel`, an OpenSLO document.
 fn slo_shape(node: &Node) -> Option<&'static str> {
-    if str_field(node, "version").is_some_and(|v| v.starts_with("prometheus/"))
-        && str_field(node, "apiVersion").is_none()
+    if node.str_field("version").is_some_and(|v| v.starts_with("prometheus/"))
+        && node.str_field("apiVersion").is_none()
     {
         return Some("sloth");
     }
-    let api = str_field(node, "apiVersion")?;
+    let api = node.str_field("apiVersion")?;
     if api.starts_with("sloth.slok.dev/") {
         return Some("sloth-kubernetes");
     }
@@ -79,8 +71,8 @@ fn slo_shape(node: &Node) -> Option<&'static str> {
 /// An SLO document as a `PrometheusServiceLevel` manifest: its name is
 /// `metadata.name`, or for a Sloth spec its `service`.
 fn slo_manifest(ctx: &mut Ctx, node: &Node, shape: &str, file: &str, ns: &str) -> Option<Manifest> {
-    if shape == "openslo" && str_field(node, "kind") != Some("SLO") {
-        let kind = str_field(node, "kind").unwrap_or("?");
+    if shape == "openslo" && node.str_field("kind") != Some("SLO") {
+        let kind = node.str_field("kind").unwrap_or("?");
         ctx.error(
             node.pos,
             "kind",
@@ -98,9 +90,9 @@ fn slo_manifest(ctx: &mut Ctx, node: &Node, shape: &str, file: &str, ns: &str) -
         _ => None,
     };
     let (name, namespace) = match (shape, meta) {
-        ("sloth", _) => (str_field(node, "service").map(name_from_file), None),
+        ("sloth", _) => (node.str_field("service").map(name_from_file), None),
         (_, Some(m)) => {
-            (str_field(m, "name").map(str::to_owned), str_field(m, "namespace").map(str::to_owned))
+            (m.str_field("name").map(str::to_owned), m.str_field("namespace").map(str::to_owned))
         }
         _ => (None, None),
     };

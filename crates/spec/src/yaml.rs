@@ -67,6 +67,15 @@ impl Node {
         }
     }
 
+    /// The string value of a mapping's field `key`, when it is a string.
+    pub fn str_field(&self, key: &str) -> Option<&str> {
+        let Value::Map(entries) = &self.value else { return None };
+        entries.iter().find(|(k, _)| k.key_text() == key).and_then(|(_, v)| match &v.value {
+            Value::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
     /// A mapping key as text: scalars render as written, anything else as JSON.
     pub fn key_text(&self) -> Cow<'_, str> {
         match &self.value {

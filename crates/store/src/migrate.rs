@@ -36,12 +36,13 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "resources and journal",
-    sqlite: concat!(
-        resources_table!(),
-        r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "resources and journal",
+        sqlite: concat!(
+            resources_table!(),
+            r#"
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     time BIGINT NOT NULL,
@@ -56,10 +57,10 @@ BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event journal is append-only'); END;
 "#
-    ),
-    postgres: concat!(
-        resources_table!(),
-        r#"
+        ),
+        postgres: concat!(
+            resources_table!(),
+            r#"
 CREATE TABLE events (
     seq BIGINT PRIMARY KEY,
     time BIGINT NOT NULL,
@@ -75,8 +76,17 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 FOR EACH ROW EXECUTE FUNCTION andon_append_only();
 "#
-    ),
-}];
+        ),
+    },
+    // Reading the journal by event kind (alert history, silences and the notification
+    // log restored at start) without scanning it.
+    Migration {
+        version: 2,
+        name: "journal by kind",
+        sqlite: "CREATE INDEX events_by_kind ON events (kind, seq);",
+        postgres: "CREATE INDEX events_by_kind ON events (kind, seq);",
+    },
+];
 
 /// The schema version this build knows.
 pub(crate) fn latest() -> i64 {

@@ -333,18 +333,26 @@ impl Store {
         rows_to_events(&rows)
     }
 
-    /// The newest `limit` events whose kind starts with `prefix` (`alert.`), newest first.
-    pub async fn events_of_kind(
+    /// The newest `limit` events of the given kinds, newest first.
+    pub async fn events_of_kinds(
         &self,
-        prefix: &str,
+        kinds: &[&str],
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let pattern = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
-        let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events WHERE kind LIKE $1 ESCAPE '\\' ORDER BY seq DESC LIMIT $2")
-            .bind(pattern)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params: Vec<String> = (1..=kinds.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT seq, time, kind, subject, actor, data FROM events WHERE kind IN ({}) ORDER BY seq DESC LIMIT ${}",
+            params.join(", "),
+            kinds.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let rows = q.bind(i64::try_from(limit).unwrap_or(i64::MAX)).fetch_all(&self.pool).await?;
         rows_to_events(&rows)
     }
 

@@ -226,6 +226,30 @@ async fn concurrent_appends_get_gapless_increasing_sequence_numbers() {
 }
 
 #[tokio::test]
+async fn events_read_back_by_kind_newest_first() {
+    for db in databases().await {
+        let s = open(&db).await;
+        let ev = |kind: &str, i: i64| NewEvent {
+            kind: kind.into(),
+            subject: "x".into(),
+            actor: "t".into(),
+            data: json!({"i": i}),
+        };
+        s.append(vec![ev("alert.firing", 1), ev("silence.set", 2), ev("alert.resolved", 3)])
+            .await
+            .unwrap();
+        s.append(vec![ev("alert.firing", 4), ev("alert.firingX", 5)]).await.unwrap();
+        let got = s.events_of_kinds(&["alert.firing", "alert.resolved"], 10).await.unwrap();
+        let is: Vec<i64> = got.iter().map(|e| e.data["i"].as_i64().unwrap()).collect();
+        assert_eq!(is, [4, 3, 1], "{}", db.label);
+        let got = s.events_of_kinds(&["alert.firing", "alert.resolved"], 2).await.unwrap();
+        assert_eq!(got.len(), 2, "{}", db.label);
+        assert!(s.events_of_kinds(&[], 10).await.unwrap().is_empty());
+        s.close().await;
+    }
+}
+
+#[tokio::test]
 async fn the_journal_refuses_updates_and_deletes() {
     for db in databases().await {
         let s = open(&db).await;

@@ -181,10 +181,12 @@ fn minimal_configuration_and_defaults() {
 #[test]
 fn recognises_alertmanager_documents() {
     let doc = |s: &str| yaml::parse(s.as_bytes()).unwrap_or_default().remove(0).root;
-    assert!(is_alertmanager_config(&doc("route: {receiver: a}\nreceivers: []\n")));
-    assert!(!is_alertmanager_config(&doc("groups: []\n")));
-    assert!(!is_alertmanager_config(&doc("route: {}\n")));
-    assert!(!is_alertmanager_config(&doc("- a\n")));
+    assert!(andon_spec::resource::is_bare_alertmanager_config(&doc(
+        "route: {receiver: a}\nreceivers: []\n"
+    )));
+    assert!(!andon_spec::resource::is_bare_alertmanager_config(&doc("groups: []\n")));
+    assert!(!andon_spec::resource::is_bare_alertmanager_config(&doc("route: {}\n")));
+    assert!(!andon_spec::resource::is_bare_alertmanager_config(&doc("- a\n")));
 }
 
 #[test]
