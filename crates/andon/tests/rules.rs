@@ -232,6 +232,26 @@ fn rules_check_and_test_behave_like_promtool() {
     assert!(ok.status.success(), "{}{}", stdout(&ok), stderr(&ok));
     assert!(stdout(&ok).contains("  SUCCESS"), "{}", stdout(&ok));
 
+    // A test file with an unknown field is refused with its position.
+    let typo = dir.path().join("typo.yml");
+    std::fs::write(
+        &typo,
+        "rule_files: [rules.yml]
+tests:
+- intervall: 1m
+",
+    )
+    .unwrap();
+    let t = offline(&["rules", "test", typo.to_str().unwrap()]);
+    assert_eq!(t.status.code(), Some(1));
+    assert!(
+        stderr(&t).contains(
+            ":3:3: tests[0].intervall: unknown field \"intervall\" (did you mean \"interval\"?)"
+        ),
+        "{}",
+        stderr(&t)
+    );
+
     // A wrong expectation fails with promtool's report and exit code 1.
     let text = std::fs::read_to_string(&tests).unwrap().replace("value: 0", "value: 3");
     std::fs::write(&tests, text).unwrap();
@@ -544,4 +564,74 @@ async fn alerts_reach_a_webhook_through_alertmanager_routing() {
     let list = a.cli(&["silence", "list", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(v[0]["status"]["state"], "expired", "{v}");
+}
+
+#[tokio::test]
+async fn alert_and_silence_inputs_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Andon::start(dir.path());
+    let c = a.client();
+    let post = |path: &'static str, body: &'static str| {
+        let c = c.clone();
+        async move {
+            let resp = c
+                .send(Method::POST, path, Some(("application/json", body.as_bytes().to_vec())))
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let v: serde_json::Value =
+                serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes())
+                    .unwrap();
+            (status, v["detail"].as_str().unwrap_or("").to_string())
+        }
+    };
+    let cases: [(&str, &str, &str); 6] = [
+        ("/alertmanager/api/v2/alerts", "{}", "expected a JSON array of alerts: invalid type: map"),
+        (
+            "/alertmanager/api/v2/alerts",
+            r#"[{"labels": {}}]"#,
+            "[0].labels: at least one label is required",
+        ),
+        (
+            "/alertmanager/api/v2/alerts",
+            r#"[{"labels": {"a": "b"}}, {"labels": {"a": "c"}, "startsAt": "yesterday"}]"#,
+            "[1].startsAt: \"yesterday\" is not an RFC 3339 time",
+        ),
+        (
+            "/alertmanager/api/v2/silences",
+            r#"{"matchers": []}"#,
+            "expected a silence: missing field `startsAt`",
+        ),
+        (
+            "/alertmanager/api/v2/silences",
+            r#"{"matchers": [{"name": "a", "value": "(", "isRegex": true}], "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z"}"#,
+            "error parsing regexp \"(\"",
+        ),
+        (
+            "/alertmanager/api/v2/silences",
+            r#"{"matchers": [{"name": "a", "value": "b"}], "startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z"}"#,
+            "invalid silence: ",
+        ),
+    ];
+    for (path, body, want) in cases {
+        let (status, detail) = post(path, body).await;
+        assert_eq!(status, 400, "{path} {body}: {detail}");
+        assert!(detail.contains(want), "{path} {body}: {detail:?} lacks {want:?}");
+    }
+    // Nothing was stored.
+    assert_eq!(api(&a, "/alertmanager/api/v2/silences").await, serde_json::json!([]));
+    let (status, v) = common::request(&c, Method::GET, "/api/v1/alert-history?limit=0", None).await;
+    assert_eq!(status, 400);
+    assert_eq!(v["detail"], "limit must be between 1 and 10000, found 0");
+
+    // The CLI checks matchers and durations before asking.
+    let bad = a.cli(&["silence", "add", "job=~\"(\""]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("matcher \"job=~\\\"(\\\"\""), "{}", stderr(&bad));
+    let bad = a.cli(&["silence", "add", "job=api", "--duration", "soon"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        stderr(&bad).trim(),
+        "error: --duration \"soon\": expected a duration such as 30m or 2h"
+    );
 }
