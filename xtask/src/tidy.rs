@@ -21,6 +21,7 @@ pub(crate) const RANKS: &[(&str, u8, &str)] = &[
         3,
         "L1 pure: Alertmanager config, routing, grouping, silences, inhibition, payloads",
     ),
+    ("andon-delivery", 3, "L1 pure: rollout state machines, analysis, autoscaling"),
     ("andon-tsdb", 2, "L2 IO driver (files)"),
     ("andon-store", 2, "L2 IO driver"),
     ("andon-supervisor", 2, "L2 IO driver"),
@@ -46,6 +47,7 @@ pub(crate) const PURE: &[&str] = &[
     "andon-rules",
     "andon-slo",
     "andon-alertmanager",
+    "andon-delivery",
 ];
 const IO_CRATES: &[&str] = &["tokio", "axum", "hyper", "hyper-util", "sqlx", "reqwest", "tower"];
 

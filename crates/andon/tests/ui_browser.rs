@@ -165,6 +165,8 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/prometheusrules",
             "/ui/prometheusservicelevels",
             "/ui/alertmanagerconfigs",
+            "/ui/analysistemplates",
+            "/ui/clusteranalysistemplates",
             "/ui/metrics",
             "/ui/alerts",
             "/ui/slos",

@@ -52,6 +52,24 @@ pub const ALERTMANAGER_CONFIG: KindInfo = KindInfo {
     short: &["amconfig"],
 };
 
+/// Metrics and the conditions that judge them, for rollouts' analysis (Argo Rollouts'
+/// shape; `argoproj.io/v1alpha1` documents read as they are).
+pub const ANALYSIS_TEMPLATE: KindInfo = KindInfo {
+    kind: "AnalysisTemplate",
+    plural: "analysistemplates",
+    singular: "analysistemplate",
+    short: &["at"],
+};
+
+/// An AnalysisTemplate any namespace's rollouts may use (`clusterScope: true`); kept in
+/// the `default` namespace.
+pub const CLUSTER_ANALYSIS_TEMPLATE: KindInfo = KindInfo {
+    kind: "ClusterAnalysisTemplate",
+    plural: "clusteranalysistemplates",
+    singular: "clusteranalysistemplate",
+    short: &["cat"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
 pub const KINDS: &[KindInfo] = &[
     SERVICE,
@@ -60,6 +78,8 @@ pub const KINDS: &[KindInfo] = &[
     PROMETHEUS_RULE,
     PROMETHEUS_SERVICE_LEVEL,
     ALERTMANAGER_CONFIG,
+    ANALYSIS_TEMPLATE,
+    CLUSTER_ANALYSIS_TEMPLATE,
 ];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).

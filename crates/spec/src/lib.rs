@@ -4,16 +4,20 @@
 //!
 //! Pure: no IO beyond reading the files `lint::collect_inputs` is given.
 
+pub mod analysis;
 pub mod decode;
 pub mod diag;
 pub mod environment;
 pub mod kinds;
 pub mod lint;
 pub mod names;
+pub mod pod;
 pub mod quantity;
 pub mod resource;
+pub mod rollout;
 pub mod scrape;
 pub mod service;
+pub mod strategy;
 pub mod yaml;
 pub mod yaml_out;
 

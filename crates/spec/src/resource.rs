@@ -7,6 +7,7 @@ use andon_core::ObjectRef;
 use andon_core::object::DEFAULT_NAMESPACE;
 use serde::Serialize;
 
+use crate::analysis::AnalysisTemplateSpec;
 use crate::decode::{Ctx, index};
 use crate::diag::{Diagnostic, Pos, did_you_mean};
 use crate::environment::{self, EnvironmentSpec};
@@ -25,6 +26,7 @@ pub enum Spec {
     Service(Box<ServiceSpec>),
     Environment(EnvironmentSpec),
     ScrapeConfig(Box<ScrapeConfigSpec>),
+    AnalysisTemplate(Box<AnalysisTemplateSpec>),
     /// A format another crate validates in depth (rule files): the spec as
     /// written, and its tree for positions.
     Foreign(Box<ForeignSpec>),
@@ -47,8 +49,15 @@ impl Serialize for ForeignSpec {
 
 /// The apiVersions a kind may be written with besides andon's own.
 fn accepts_api_version(kind: Option<&str>, v: &str) -> bool {
-    v == API_VERSION || (kind == Some("PrometheusRule") && v == "monitoring.coreos.com/v1")
+    v == API_VERSION
+        || (kind == Some("PrometheusRule") && v == "monitoring.coreos.com/v1")
+        || (matches!(kind, Some("AnalysisTemplate" | "ClusterAnalysisTemplate" | "Rollout"))
+            && v == ARGO_API_VERSION)
 }
+
+/// Argo Rollouts' API group: its `Rollout` reads as a Service, its analysis templates as
+/// andon's.
+pub const ARGO_API_VERSION: &str = "argoproj.io/v1alpha1";
 
 /// What kind of SLO document `node` is, by shape: a Sloth spec
 /// (`version: prometheus/v1`), a Sloth `PrometheusServiceLevel`, an OpenSLO document.
@@ -365,7 +374,7 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
     }
     let kind = o.require(ctx, "kind").and_then(|n| {
         let k = ctx.string(n, "kind")?;
-        let found = kinds::by_kind(&k);
+        let found = if k == "Rollout" { Some(&kinds::SERVICE) } else { kinds::by_kind(&k) };
         if found.is_none() {
             let names: Vec<&str> = KINDS.iter().map(|k| k.kind).collect();
             let hint = match did_you_mean(&k, &names) {
@@ -380,8 +389,21 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
         }
         found
     });
-    let metadata = o.require(ctx, "metadata").and_then(|n| decode_metadata(ctx, n, ns));
+    let mut metadata = o.require(ctx, "metadata").and_then(|n| decode_metadata(ctx, n, ns));
+    if kind.is_some_and(|k| k.kind == "ClusterAnalysisTemplate")
+        && let Some(m) = &mut metadata
+    {
+        m.namespace = DEFAULT_NAMESPACE.to_owned();
+    }
     let spec = match kind {
+        Some(_) if kind_text == Some("Rollout") => o
+            .require(ctx, "spec")
+            .and_then(|n| crate::rollout::decode(ctx, n, "spec"))
+            .map(|s| Spec::Service(Box::new(s))),
+        Some(k) if k.kind == "AnalysisTemplate" || k.kind == "ClusterAnalysisTemplate" => o
+            .require(ctx, "spec")
+            .and_then(|n| crate::analysis::decode(ctx, n, "spec"))
+            .map(|s| Spec::AnalysisTemplate(Box::new(s))),
         Some(k) if k.kind == "Service" => o
             .require(ctx, "spec")
             .and_then(|n| service::decode(ctx, n, "spec"))

@@ -8,12 +8,17 @@ use serde::Serialize;
 use crate::decode::{Ctx, Obj, field, index};
 use crate::names::{check_env_name, check_port_name};
 use crate::quantity::Quantity;
+use crate::strategy::{self, Strategy};
 use crate::yaml::{Node, Value};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     pub replicas: i64,
+    /// A container image named by an Argo Rollout; andon runs `command`, so a service
+    /// with an image and no command is stored but cannot start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     pub command: Vec<String>,
     pub args: Vec<String>,
     pub env: Vec<EnvVar>,
@@ -29,6 +34,66 @@ pub struct ServiceSpec {
     #[serde(skip_serializing_if = "Resources::is_empty")]
     pub resources: Resources,
     pub termination_grace_period_seconds: i64,
+    /// How a new revision replaces the running one; `None`: a rolling update with
+    /// maxSurge 25% and maxUnavailable 25%.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// A ready instance counts as available after staying ready this long.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_ready_seconds: i64,
+    /// A rollout that makes no progress for this long is marked ProgressDeadlineExceeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress_deadline_seconds: Option<i64>,
+    /// Rollouts of this service wait until it is resumed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+}
+
+/// The fields of a Service (and of an Argo Rollout) that say how revisions roll out.
+pub(crate) struct RolloutSettings {
+    pub strategy: Option<Strategy>,
+    pub min_ready_seconds: i64,
+    pub progress_deadline_seconds: Option<i64>,
+    pub paused: bool,
+}
+
+pub(crate) fn rollout_settings(
+    ctx: &mut Ctx,
+    o: &Obj<'_>,
+    strategy_required: bool,
+) -> RolloutSettings {
+    let strategy_node =
+        if strategy_required { o.require(ctx, "strategy") } else { o.opt("strategy") };
+    let strategy = strategy_node.and_then(|n| strategy::decode(ctx, n, &o.path_of("strategy")));
+    let min_ready_seconds = o
+        .opt("minReadySeconds")
+        .and_then(|n| ctx.int_min(n, &o.path_of("minReadySeconds"), 0))
+        .unwrap_or(0);
+    let progress_deadline_seconds = o
+        .opt("progressDeadlineSeconds")
+        .and_then(|n| ctx.int_min(n, &o.path_of("progressDeadlineSeconds"), 1));
+    if let (Some(d), Some(n)) = (progress_deadline_seconds, o.opt("progressDeadlineSeconds"))
+        && d <= min_ready_seconds
+    {
+        ctx.error(
+            n.pos,
+            o.path_of("progressDeadlineSeconds"),
+            format!("must be greater than minReadySeconds ({min_ready_seconds})"),
+        );
+    }
+    let paused = o.opt("paused").and_then(|n| ctx.bool(n, &o.path_of("paused"))).unwrap_or(false);
+    RolloutSettings { strategy, min_ready_seconds, progress_deadline_seconds, paused }
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+impl ServiceSpec {
+    /// The progress deadline in seconds (Kubernetes' default: 600).
+    pub fn progress_deadline(&self) -> i64 {
+        self.progress_deadline_seconds.unwrap_or(600)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -139,6 +204,11 @@ const SERVICE_FIELDS: &[&str] = &[
     "startupProbe",
     "resources",
     "terminationGracePeriodSeconds",
+    "image",
+    "strategy",
+    "minReadySeconds",
+    "progressDeadlineSeconds",
+    "paused",
 ];
 const PROBE_FIELDS: &[&str] = &[
     "httpGet",
@@ -162,11 +232,13 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         Some(n) => ctx.int_min(n, &o.path_of("replicas"), 0).unwrap_or(1),
         None => 1,
     };
-    let command = match o.require(ctx, "command") {
+    let image = o.opt("image").and_then(|n| ctx.string(n, &o.path_of("image")));
+    let command_node = if image.is_some() { o.opt("command") } else { o.require(ctx, "command") };
+    let command = match command_node {
         Some(n) => {
             let p = o.path_of("command");
             let cmd = ctx.string_list(n, &p).unwrap_or_default();
-            if matches!(&n.value, Value::Seq(s) if s.is_empty()) {
+            if image.is_none() && matches!(&n.value, Value::Seq(s) if s.is_empty()) {
                 ctx.error(n.pos, &p, "must name the program to run (at least one element)");
             } else if cmd.first().is_some_and(|c| c.is_empty()) {
                 ctx.error(n.pos, index(&p, 0), "must not be empty");
@@ -197,8 +269,11 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         Some(n) => ctx.int_min(n, &o.path_of("terminationGracePeriodSeconds"), 0).unwrap_or(30),
         None => 30,
     };
+    let RolloutSettings { strategy, min_ready_seconds, progress_deadline_seconds, paused } =
+        rollout_settings(ctx, &o, false);
     (ctx.diags.len() == errors_before).then_some(ServiceSpec {
         replicas,
+        image,
         command,
         args,
         env,
@@ -209,10 +284,14 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         startup_probe,
         resources,
         termination_grace_period_seconds,
+        strategy,
+        min_ready_seconds,
+        progress_deadline_seconds,
+        paused,
     })
 }
 
-fn decode_env(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<EnvVar> {
+pub(crate) fn decode_env(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<EnvVar> {
     let Some(items) = ctx.list(node, path) else { return Vec::new() };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
@@ -329,7 +408,7 @@ fn port_ref(ctx: &mut Ctx, o: &Obj<'_>, port_names: &[&str]) -> Option<PortRef> 
     }
 }
 
-fn decode_probe(
+pub(crate) fn decode_probe(
     ctx: &mut Ctx,
     node: &Node,
     path: &str,
@@ -490,7 +569,7 @@ fn decode_headers(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<HttpHeader> {
     out
 }
 
-fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
+pub(crate) fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
     let Some(o) = ctx.object(node, path, &["limits", "requests"]) else {
         return Resources::default();
     };

@@ -95,7 +95,12 @@ pub async fn run(id: u32, env: Arc<InstanceEnv>, mut stop_rx: watch::Receiver<bo
             Ok(c) => c,
             Err(e) => {
                 let delay = backoff(streak);
-                let message = format!("cannot start {:?}: {e}", launch.program);
+                let message = match &spec.image {
+                    Some(image) if launch.program.is_empty() => format!(
+                        "image {image:?} has no command: andon runs local processes, give spec.command"
+                    ),
+                    _ => format!("cannot start {:?}: {e}", launch.program),
+                };
                 env.logs.push(LogLine {
                     time: SystemClock.now(),
                     instance: id,

@@ -210,13 +210,21 @@ impl Supervisor {
     }
 }
 
-/// Identifies what runs: a hash of everything in the spec except `replicas` and `ports`
-/// (the router's business), like Kubernetes' pod-template-hash.
+/// Identifies what runs: a hash of everything in the spec except how many run, where
+/// they are served and how a new revision rolls out, like Kubernetes' pod-template-hash.
 pub fn revision(spec: &ServiceSpec) -> String {
     let mut v = serde_json::to_value(spec).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
-        m.remove("replicas");
-        m.remove("ports");
+        for f in [
+            "replicas",
+            "ports",
+            "strategy",
+            "minReadySeconds",
+            "progressDeadlineSeconds",
+            "paused",
+        ] {
+            m.remove(f);
+        }
     }
     let text = v.to_string();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
