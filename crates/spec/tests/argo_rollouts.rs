@@ -12,9 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
-fn suite() -> Option<PathBuf> {
+fn suite() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/suites/argo-rollouts");
-    p.is_dir().then_some(p)
+    assert!(p.is_dir(), "the Argo Rollouts suite is missing: {}", p.display());
+    p
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -65,10 +66,7 @@ const NOT_KUBERNETES_DOCUMENTS: &[&str] = &[
 
 #[test]
 fn argo_manifests_read_or_name_what_is_unsupported() {
-    let Some(root) = suite() else {
-        println!("SKIP: ../shared/suites/argo-rollouts not found");
-        return;
-    };
+    let root = suite();
     let mut files = Vec::new();
     yaml_files(&root, &mut files);
     files.sort();
