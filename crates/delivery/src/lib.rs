@@ -2,4 +2,5 @@
 //! clock and the analysis so far. The server's shell carries the decisions out (the
 //! supervisor's replica sets, the router's weights) and records them in the journal.
 
+pub mod expr;
 pub mod rollout;
