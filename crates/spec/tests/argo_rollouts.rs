@@ -90,7 +90,9 @@ fn argo_manifests_read_or_name_what_is_unsupported() {
                         // What is stored reads back as the same spec (the runtime reads it).
                         let stored = ms[0].to_document().to_string();
                         let back = andon_spec::parse_manifests("stored", stored.as_bytes(), None)
-                            .unwrap_or_else(|d| panic!("{name}: stored form does not read: {d:?}\n{stored}"));
+                            .unwrap_or_else(|d| {
+                                panic!("{name}: stored form does not read: {d:?}\n{stored}")
+                            });
                         assert_eq!(back[0].spec, ms[0].spec, "{name}: stored form differs");
                         read += 1;
                     }
