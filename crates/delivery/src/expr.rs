@@ -154,7 +154,7 @@ impl fmt::Display for Value {
             Value::Nil => f.write_str("<nil>"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::Float(x) => f.write_str(&andon_template::go_float(*x)),
             Value::Str(s) => f.write_str(s),
             Value::Array(items) => {
                 f.write_str("[")?;
@@ -178,68 +178,6 @@ impl fmt::Display for Value {
             }
         }
     }
-}
-
-/// Formats a float with the fewest digits that read back to the same value, in plain
-/// notation when the decimal exponent is in -4..6 and in `d.ddde±XX` notation otherwise.
-fn format_float(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_string();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    let sci = format!("{x:e}");
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let mut out = String::new();
-    if negative {
-        out.push('-');
-    }
-    if !(-4..6).contains(&exp) {
-        let (lead, rest) = digits.split_at_checked(1).unwrap_or(("0", ""));
-        out.push_str(lead);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let e = exp.unsigned_abs();
-        if e < 10 {
-            out.push('0');
-        }
-        out.push_str(&e.to_string());
-    } else if exp >= 0 {
-        let int_len = usize::try_from(exp).unwrap_or(0) + 1;
-        match digits.split_at_checked(int_len) {
-            Some((int_part, frac)) if !frac.is_empty() => {
-                out.push_str(int_part);
-                out.push('.');
-                out.push_str(frac);
-            }
-            _ => {
-                out.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-            }
-        }
-    } else {
-        out.push_str("0.");
-        for _ in 1..exp.unsigned_abs() {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    }
-    out
 }
 
 /// Roughly how much copying a value costs, charged against the work budget.

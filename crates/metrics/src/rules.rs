@@ -325,7 +325,7 @@ fn group_offset(source: &str, name: &str, interval: i64) -> i64 {
 
 /// A float as Go's `strconv.FormatFloat(v, 'e', -1, 64)`, the API's alert value format.
 pub fn go_float_e_lower(v: f64) -> String {
-    andon_rules::unittest::go_float_e(v).to_lowercase().replace("inf", "Inf").replace("nan", "NaN")
+    andon_template::go_format_float(v, b'e')
 }
 
 /// How often a firing alert is handed to the notifier again (Prometheus's

@@ -781,19 +781,7 @@ fn indent_lines(s: &str, indent: &str) -> String {
 
 /// A float as Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `2.5E-07`.
 pub fn go_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let s = format!("{v:E}");
-    let Some((mant, exp)) = s.split_once('E') else { return s };
-    let (sign, digits) = match exp.strip_prefix('-') {
-        Some(d) => ('-', d),
-        None => ('+', exp),
-    };
-    format!("{mant}E{sign}{digits:0>2}")
+    andon_template::go_format_float(v, b'E')
 }
 
 /// A duration as Prometheus writes it: `0s`, `5m`, `1h30m`, `2w`, `106700d`.

@@ -2,116 +2,16 @@
 //! in Go's shortest `%g`/`%v` and `'f', -1` forms, durations in Prometheus' compact
 //! form (`5m`, `1d`, `4w`, `1d12h`).
 
-/// The shortest decimal digits that read back as `v` (no sign), and the decimal
-/// exponent of the first digit (`1.5` → `("15", 0)`).
-fn shortest_digits(v: f64, single: bool) -> (String, i32) {
-    let s = if single { format!("{:e}", v.abs() as f32) } else { format!("{:e}", v.abs()) };
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    (digits.to_owned(), exp.parse().unwrap_or(0))
-}
+pub use andon_template::{go_float as go_g, go_float_fixed as go_f};
 
-fn special(v: f64) -> Option<String> {
-    if v.is_nan() {
-        Some("NaN".to_owned())
-    } else if v.is_infinite() {
-        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned())
-    } else {
-        None
-    }
-}
-
-/// Go's `%g` with the shortest precision (also what `%v` and templates print):
-/// the exponent form when the decimal exponent is below -4 or at least 6
-/// (`1e-05`, `1e+06`), plain digits otherwise.
-pub fn go_g(v: f64) -> String {
-    g_common(v, false)
-}
-
-/// Go's `strconv.FormatFloat(v, 'g', -1, 32)`: the shortest float32 form.
+/// Go's `strconv.FormatFloat(v, 'g', -1, 32)`: the shortest float32 form. The shortest
+/// float32 digits (at most 9) read as a float64 print back as themselves.
 pub fn go_g32(v: f64) -> String {
-    g_common(v, true)
-}
-
-fn g_common(v: f64, single: bool) -> String {
-    if let Some(s) = special(v) {
-        return s;
+    let single = v as f32;
+    if !single.is_finite() {
+        return go_g(f64::from(single));
     }
-    let neg = v.is_sign_negative();
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if v == 0.0 {
-        out.push('0');
-        return out;
-    }
-    let (digits, exp) = shortest_digits(v, single);
-    if !(-4..6).contains(&exp) {
-        let mut chars = digits.chars();
-        if let Some(first) = chars.next() {
-            out.push(first);
-        }
-        let rest: String = chars.collect();
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(&rest);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let e = exp.unsigned_abs();
-        if e < 10 {
-            out.push('0');
-        }
-        out.push_str(&e.to_string());
-        return out;
-    }
-    out.push_str(&fixed(&digits, exp));
-    out
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest digits, never an exponent.
-pub fn go_f(v: f64) -> String {
-    if let Some(s) = special(v) {
-        return s;
-    }
-    let mut out = String::new();
-    if v.is_sign_negative() {
-        out.push('-');
-    }
-    if v == 0.0 {
-        out.push('0');
-        return out;
-    }
-    let (digits, exp) = shortest_digits(v, false);
-    out.push_str(&fixed(&digits, exp));
-    out
-}
-
-/// Places the decimal point in `digits` whose first digit has exponent `exp`.
-fn fixed(digits: &str, exp: i32) -> String {
-    let dp = exp + 1; // digits before the decimal point
-    let nd = digits.len() as i32;
-    let mut out = String::new();
-    if dp > 0 {
-        for i in 0..dp {
-            out.push(digits.as_bytes().get(i as usize).map_or('0', |b| *b as char));
-        }
-    } else {
-        out.push('0');
-    }
-    let frac = (nd - dp).max(0);
-    if frac > 0 {
-        out.push('.');
-        for i in 0..frac {
-            let idx = dp + i;
-            let c = if idx < 0 { '0' } else { digits.as_bytes()[idx as usize] as char };
-            out.push(c);
-        }
-    }
-    out
+    format!("{single:e}").parse::<f64>().map_or_else(|_| go_g(v), go_g)
 }
 
 pub use andon_promql::{format_duration as prom_duration, parse_duration as parse_prom_duration};

@@ -40,6 +40,22 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use funcs::Funcs;
+
+/// Go's `strconv.FormatFloat(v, verb, -1, 64)`: the shortest digits that read back as
+/// `v`, in the form of `verb` (`b'g'`, `b'e'`, `b'E'`, `b'f'`, …).
+pub fn go_format_float(v: f64, verb: u8) -> String {
+    gofmt::format_float(v, verb, -1)
+}
+
+/// What Go's `%v` prints for a float (`0.95`, `1e+06`, `NaN`, `+Inf`).
+pub fn go_float(v: f64) -> String {
+    go_format_float(v, b'g')
+}
+
+/// Go's shortest `'f'` form: never an exponent.
+pub fn go_float_fixed(v: f64) -> String {
+    go_format_float(v, b'f')
+}
 pub use value::{Time, Value};
 
 use exec::{Def, Exec, Source};
