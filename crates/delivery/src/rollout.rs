@@ -102,6 +102,8 @@ pub struct State {
     pub aborted: Option<String>,
     /// `promote --full`: skip every remaining step, pause and analysis.
     pub promote_full: bool,
+    /// Blue-green: an operator promoted; switch once the new revision is available.
+    pub promoted: bool,
     /// Blue-green: traffic goes to `current` (promoted, post-promotion analysis pending).
     pub switched: bool,
     /// Blue-green: since when the preview has been fully available.
@@ -191,22 +193,12 @@ impl State {
                 }
                 if full {
                     self.promote_full = true;
-                } else {
-                    match self.pause {
-                        Some(
-                            PauseReason::CanaryPauseStep | PauseReason::InconclusiveAnalysisRun,
-                        ) => {
-                            self.step += 1;
-                            self.step_started_ms = now_ms;
-                        }
-                        Some(PauseReason::BlueGreenPause) => self.promote_full = true,
-                        Some(PauseReason::PausedByUser) | None => {}
-                    }
-                    if self.pause.is_none() && self.step_started_ms != now_ms {
-                        // Not paused: skip the current step (Argo's --skip-current-step).
-                        self.step += 1;
-                        self.step_started_ms = now_ms;
-                    }
+                } else if self.pause != Some(PauseReason::PausedByUser) {
+                    // Past the current pause or step (canary); past the pause or an
+                    // inconclusive gate to the switch (blue-green).
+                    self.step += 1;
+                    self.step_started_ms = now_ms;
+                    self.promoted = true;
                 }
                 self.pause = None;
                 self.progress_ms = now_ms;
@@ -257,6 +249,7 @@ impl State {
         self.pause = None;
         self.aborted = None;
         self.promote_full = false;
+        self.promoted = false;
         self.switched = false;
         self.preview_ready_ms = None;
         self.runs.clear();
@@ -666,7 +659,7 @@ impl State {
         }
         plan.weights = vec![(stable.to_owned(), 100)];
         let preview_n = b.preview_replica_count.unwrap_or(n).min(n);
-        let promoting = self.promote_full;
+        let promoting = self.promote_full || self.promoted;
         plan.sets.insert(current.to_owned(), if promoting { n } else { preview_n });
         if available < preview_n {
             self.preview_ready_ms = None;
@@ -780,9 +773,8 @@ impl State {
         }
         plan.sets.insert(current.to_owned(), new_target);
         plan.sets.entry(stable.to_owned()).or_insert(0);
-        let before: Vec<i64> = olds.iter().map(|(_, c)| c.total).collect();
         if new_target != new.total
-            || before.iter().zip(&olds).any(|(b, (rev, _))| plan.sets.get(rev) != Some(b))
+            || olds.iter().any(|(rev, c)| plan.sets.get(rev) != Some(&c.total))
         {
             self.progress_ms = input.now_ms;
         }
@@ -1245,6 +1237,22 @@ mod tests {
         let p = w.tick();
         assert_eq!(ws(&p), [("a", 100)], "switched back: the old revision is still up");
         assert_eq!(p.phase, Phase::Degraded);
+    }
+
+    #[test]
+    fn promoting_a_blue_green_pause_still_runs_post_promotion_analysis() {
+        let mut w = World::new(2, Some(blue_green(false, None, Some(template("post")))));
+        w.desired = "b".into();
+        w.run();
+        assert_eq!(w.state.pause, Some(PauseReason::BlueGreenPause));
+        w.state.command(Command::Promote { full: false }, w.now).unwrap();
+        let p = w.run();
+        assert_eq!(ws(&p), [("b", 100)]);
+        assert_eq!(p.analysis.len(), 1);
+        assert_eq!(p.analysis[0].0, RunKey::PostPromotion);
+        w.state.set_run_phase(&RunKey::PostPromotion, "b", RunPhase::Successful, String::new());
+        w.run();
+        assert_eq!(w.state.stable.as_deref(), Some("b"));
     }
 
     #[test]

@@ -222,17 +222,8 @@ pub enum ArgValueFrom {
 }
 
 const STRATEGIES: &[&str] = &["recreate", "rollingUpdate", "blueGreen", "canary"];
-/// Fields of Argo Rollouts that concern Kubernetes objects andon does not have; read and
+/// From `canaryService` on: fields of Kubernetes objects andon does not have, read and
 /// ignored (andon's router gives every service a stable and a preview address itself).
-const CANARY_IGNORED: &[&str] = &[
-    "canaryService",
-    "stableService",
-    "canaryMetadata",
-    "stableMetadata",
-    "antiAffinity",
-    "minPodsPerReplicaSet",
-    "scaleDownDelayRevisionLimit",
-];
 const CANARY_FIELDS: &[&str] = &[
     "steps",
     "analysis",
@@ -242,6 +233,7 @@ const CANARY_FIELDS: &[&str] = &[
     "abortScaleDownDelaySeconds",
     "dynamicStableScale",
     "trafficRouting",
+    "pingPong",
     "canaryService",
     "stableService",
     "canaryMetadata",
@@ -249,7 +241,6 @@ const CANARY_FIELDS: &[&str] = &[
     "antiAffinity",
     "minPodsPerReplicaSet",
     "scaleDownDelayRevisionLimit",
-    "pingPong",
 ];
 const BLUE_GREEN_FIELDS: &[&str] = &[
     "activeService",
@@ -436,12 +427,13 @@ fn decode_canary(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Canary> {
         return Some(canary_default());
     }
     let o = ctx.object(node, path, CANARY_FIELDS)?;
-    for (name, what) in [("pingPong", "ping-pong services")] {
-        if let Some(pos) = o.key_pos(name) {
-            ctx.error(pos, o.path_of(name), format!("{what} are not supported by andon's router"));
-        }
+    if let Some(pos) = o.key_pos("pingPong") {
+        ctx.error(
+            pos,
+            o.path_of("pingPong"),
+            "ping-pong services are not supported by andon's router",
+        );
     }
-    let _ = CANARY_IGNORED;
     let (max_surge, max_unavailable) = surge_fields(ctx, &o);
     let scale_down_delay_seconds = seconds_field(ctx, &o, "scaleDownDelaySeconds", 30);
     let abort_scale_down_delay_seconds = seconds_field(ctx, &o, "abortScaleDownDelaySeconds", 30);
