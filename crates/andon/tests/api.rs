@@ -24,6 +24,25 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
+#[test]
+fn tables_give_each_kind_its_own_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start(&tmp.path().join("data"));
+    // An Argo analysis template lists its metrics.
+    let at = write(
+        tmp.path(),
+        "at.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: errors}\nspec:\n  metrics:\n  - name: error-ratio\n    successCondition: result[0] < 0.05\n    provider: {prometheus: {query: up}}\n  - name: p99\n    provider: {web: {url: 'http://127.0.0.1:1/'}}\n",
+    );
+    let o = a.cli(&["apply", "-f", &at]);
+    assert_eq!(stdout(&o), "analysistemplate/errors created\n", "{}", stderr(&o));
+    let out = stdout(&a.cli(&["get", "at"]));
+    assert!(
+        out.starts_with("NAME     METRICS           AGE\nerrors   error-ratio,p99   "),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn apply_get_put_delete_round_trip_through_cli_and_api() {
     let tmp = tempfile::tempdir().unwrap();

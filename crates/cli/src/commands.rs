@@ -302,6 +302,7 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
         "Environment" => &["APPROVAL", "DESCRIPTION"],
         "PrometheusRule" => &["GROUPS", "RULES"],
         "PrometheusServiceLevel" => &["SERVICE", "SLOS"],
+        "AnalysisTemplate" | "ClusterAnalysisTemplate" => &["METRICS"],
         _ => &[],
     };
     header.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -351,8 +352,16 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
                 r.push(service.to_owned());
                 r.push(body["slos"].as_array().map_or(1, Vec::len).to_string());
             }
-            "ScrapeConfig" => {}
-            _ => {
+            "AnalysisTemplate" | "ClusterAnalysisTemplate" => {
+                let names: Vec<&str> = spec["metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["name"].as_str())
+                    .collect();
+                r.push(names.join(","));
+            }
+            "Environment" => {
                 r.push(if spec["requiresApproval"].as_bool() == Some(true) {
                     "required".into()
                 } else {
@@ -360,6 +369,7 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
                 });
                 r.push(spec["description"].as_str().unwrap_or("").to_owned());
             }
+            _ => {}
         }
         let created =
             o["metadata"]["creationTimestamp"].as_str().and_then(Timestamp::parse_rfc3339);
