@@ -455,14 +455,14 @@ async fn up_runs_the_quickstart_as_the_readme_says() {
     let o = cli_with_stdin("http://127.0.0.1:9", &["lint", examples], None);
     assert_eq!(
         (o.status.code(), stdout(&o).as_str()),
-        (Some(0), "ok: 3 resources in 2 files\n"),
+        (Some(0), "ok: 4 resources in 3 files\n"),
         "{}",
         stderr(&o)
     );
     // A copy with an ephemeral service port, so tests never collide on 8080.
     let dir = tmp.path().join("quickstart");
     std::fs::create_dir(&dir).unwrap();
-    for f in ["demo.yaml", "environments.yaml"] {
+    for f in ["demo.yaml", "analysis.yaml", "environments.yaml"] {
         let text = std::fs::read_to_string(format!("{examples}/{f}"))
             .unwrap()
             .replace("port: 8080", "port: 0");
@@ -499,7 +499,10 @@ async fn up_runs_the_quickstart_as_the_readme_says() {
     assert!(page.as_str().unwrap().contains("<title>Overview · andon</title>"));
     // The live event log follows on stdout.
     let next = lines.next().unwrap().unwrap();
-    assert!(next.is_empty() || next.contains("resource.created"), "{next}");
+    assert!(
+        next.is_empty() || next.contains("resource.created") || next.contains("rollout."),
+        "{next}"
+    );
     std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

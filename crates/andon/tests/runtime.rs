@@ -10,101 +10,13 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use andon_cli::client::Client;
+use common::services::*;
 use common::*;
 use hyper::Method;
 use serde_json::Value;
-
-fn demo(name: &str, replicas: u32, extra_env: &str) -> String {
-    format!(
-        "apiVersion: andon.dev/v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  command: [andon-demo]\n  env:\n  - {{name: VERSION, value: \"1.0.0\"}}\n{extra_env}  ports: [{{name: http, port: 0}}]\n  readinessProbe: {{httpGet: {{path: /health, port: http}}, periodSeconds: 1}}\n  livenessProbe: {{httpGet: {{path: /health, port: http}}, periodSeconds: 1}}\n  terminationGracePeriodSeconds: 5\n"
-    )
-}
-
-async fn status(c: &Client, name: &str) -> Value {
-    let (_, v) = request(c, Method::GET, &format!("/api/v1/services/{name}"), None).await;
-    v["status"].clone()
-}
-
-async fn wait_for(c: &Client, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = status(c, name).await;
-        if pred(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn all_ready(n: u64) -> impl Fn(&Value) -> bool {
-    move |s: &Value| {
-        s["readyReplicas"] == n
-            && s["updatedReplicas"] == n
-            && s["instances"].as_array().is_some_and(|i| i.len() as u64 == n)
-    }
-}
-
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<Vec<String>>>,
-}
-
-/// Two clients sending GETs through the router until stopped (bounded to 60 s).
-fn load(url: &str) -> Load {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let tasks = (0..2)
-        .map(|_| {
-            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-            let c = Client::new(url).unwrap();
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let mut errors = Vec::new();
-                while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
-                    match c.json(Method::GET, "/sum?a=1&b=2", None).await {
-                        Ok(v) if v["sum"] == 3 => {
-                            ok.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(v) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            errors.push(v.to_string());
-                        }
-                        Err(e) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            errors.push(e.to_string());
-                        }
-                    }
-                }
-                errors
-            })
-        })
-        .collect();
-    Load { stop, ok, failed, tasks }
-}
-
-impl Load {
-    async fn finish(self) -> (u64, u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut errors = Vec::new();
-        for t in self.tasks {
-            errors.extend(t.await.unwrap());
-        }
-        (self.ok.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed), errors)
-    }
-}
-
-fn alive(pid: u64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
 
 #[tokio::test]
 async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
@@ -155,9 +67,7 @@ async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
     assert_eq!(inst["lastTermination"]["signal"], 9);
 
     // The journal tells the story; the router's metrics count the traffic.
-    let (_, ev) = request(&c, Method::GET, "/api/v1/events?limit=1000", None).await;
-    let kinds: Vec<&str> =
-        ev["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds = event_kinds(&c, 1000).await;
     for k in [
         "instance.started",
         "instance.ready",
@@ -165,12 +75,14 @@ async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
         "instance.exited",
         "instance.restarted",
     ] {
-        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
     }
     let (_, m) = request(&c, Method::GET, "/metrics", None).await;
-    assert!(m.as_str().unwrap().contains(
-        "andon_router_requests_total{service=\"default/web\",instance=\"0\",code=\"200\"}"
-    ));
+    let revision = st["revision"].as_str().unwrap();
+    let line = format!(
+        "andon_router_requests_total{{service=\"default/web\",revision=\"{revision}\",instance=\"0\",code=\"200\"}}"
+    );
+    assert!(m.as_str().unwrap().contains(&line), "{line} missing");
     // Bad log queries are refused with a problem document.
     let (s, p) = request(&c, Method::GET, "/api/v1/services/web/logs?since=soon", None).await;
     assert_eq!(
@@ -213,10 +125,12 @@ async fn a_rolling_replacement_costs_no_request() {
     let version = Client::new(&url).unwrap().get_json("/version").await.unwrap();
     assert_eq!(version["version"], "2.0.0");
     assert!(st["instances"].as_array().unwrap().iter().all(|i| i["revision"] == st["revision"]));
-    let (_, ev) = request(&c, Method::GET, "/api/v1/events?limit=1000", None).await;
-    let kinds: Vec<&str> =
-        ev["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"service.updating") && kinds.contains(&"service.updated"), "{kinds:?}");
+    let kinds = event_kinds(&c, 1000).await;
+    assert!(
+        kinds.iter().any(|k| k == "rollout.started")
+            && kinds.iter().any(|k| k == "rollout.completed"),
+        "{kinds:?}"
+    );
     // Scaling down keeps the oldest instances.
     let o = a.cli(&["get", "svc", "web", "-o", "json"]);
     let mut doc: Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -125,6 +125,12 @@ pub async fn run(cli: Cli) -> u8 {
             })
             .await
         }
+        Command::Rollout { what } => {
+            with_client(&cli.server, |c| async move {
+                crate::rollout::run(&c, &cli.namespace, what).await
+            })
+            .await
+        }
         Command::Server(_) | Command::Up { .. } | Command::Tsdb { .. } => Ok(2),
     };
     match result {
@@ -160,6 +166,14 @@ pub fn load(
     let mut diags = andon_rules::file::check_manifests(&ms, &source_of);
     diags.extend(andon_slo::check_manifests(&ms));
     diags.extend(andon_alertmanager::check_manifests(&ms, &andon_alertmanager::system_zones()));
+    // Analysis templates the files do not define: `lint` has nowhere else to look;
+    // `apply` leaves them to the server, which knows what is stored.
+    let elsewhere = if namespace.is_some() {
+        andon_delivery::check::referenced_elsewhere(&ms)
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    diags.extend(andon_delivery::check::check_manifests(&ms, &elsewhere));
     if diags.is_empty() { Ok(ms) } else { Err(diags) }
 }
 
@@ -896,7 +910,7 @@ fn slo_generate(
     }
 }
 
-fn print_value(v: &Value, format: Format) {
+pub(crate) fn print_value(v: &Value, format: Format) {
     match format {
         Format::Yaml => output::yaml(v),
         _ => output::json(v),

@@ -4,6 +4,7 @@
 pub mod client;
 mod commands;
 pub mod output;
+mod rollout;
 
 use std::path::PathBuf;
 
@@ -123,6 +124,11 @@ pub enum Command {
     Slo {
         #[command(subcommand)]
         what: SloCommand,
+    },
+    /// Follow and steer a service's rollout (canary, blue-green, rolling update).
+    Rollout {
+        #[command(subcommand)]
+        what: RolloutCommand,
     },
     /// Print the client's version and, when reachable, the server's.
     Version,
@@ -280,6 +286,50 @@ pub enum SloCommand {
     /// 6h, 1d and 3d and the SLO alerts firing now.
     Status {
         id: String,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Phase, step, traffic weights, revisions and analysis measurements; with -w, watch
+    /// until the rollout is Healthy (exit 0) or Degraded (exit 1).
+    Status {
+        service: String,
+        #[arg(short, long)]
+        watch: bool,
+        /// With -w: give up after this long (30s, 5m); 0 waits forever.
+        #[arg(long, default_value = "0")]
+        timeout: String,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Go past the current pause, analysis gate or step; --full skips everything left.
+    Promote {
+        service: String,
+        #[arg(long)]
+        full: bool,
+    },
+    /// Send all traffic back to the stable revision, then scale the new one down.
+    Abort { service: String },
+    /// Start an aborted rollout again from its first step.
+    Retry { service: String },
+    /// Hold the rollout where it is.
+    Pause { service: String },
+    /// Lift a pause made with `andon rollout pause`.
+    Resume { service: String },
+    /// Go back to the previous revision (or --to-revision N), like `kubectl rollout undo`.
+    Undo {
+        service: String,
+        #[arg(long)]
+        to_revision: Option<u64>,
+    },
+    /// Replace every instance through the service's strategy, like `kubectl rollout restart`.
+    Restart { service: String },
+    /// The revisions kept for undo.
+    History {
+        service: String,
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },

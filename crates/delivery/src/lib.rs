@@ -4,5 +4,6 @@
 
 pub mod analysis;
 pub mod autoscale;
+pub mod check;
 pub mod expr;
 pub mod rollout;

@@ -229,6 +229,11 @@ impl Router {
         r.rebuild();
     }
 
+    /// The ready endpoints of a service, as last set.
+    pub fn endpoints(&self, key: &ObjectRef) -> Vec<Endpoint> {
+        self.route(key).endpoints.read().map(|e| e.clone()).unwrap_or_default()
+    }
+
     /// The current table of a service (for status and tests).
     pub fn table(&self, key: &ObjectRef) -> Arc<Table> {
         self.route(key).snapshot()
@@ -365,7 +370,11 @@ impl Router {
             match result {
                 Ok(Ok(resp)) => {
                     let status = resp.status().as_u16();
-                    m.observe(Some(backend.instance), status, started.elapsed());
+                    m.observe(
+                        Some((&backend.revision, backend.instance)),
+                        status,
+                        started.elapsed(),
+                    );
                     let (mut rparts, rbody) = resp.into_parts();
                     strip_hop_by_hop(&mut rparts.headers);
                     return Response::from_parts(rparts, ProxyBody::Stream(rbody));
@@ -377,14 +386,14 @@ impl Router {
                         failed = Some(backend.instance);
                         continue;
                     }
-                    m.observe(Some(backend.instance), 502, started.elapsed());
+                    m.observe(Some((&backend.revision, backend.instance)), 502, started.elapsed());
                     return error(
                         StatusCode::BAD_GATEWAY,
                         &format!("instance {} of {service} failed: {e}", backend.instance),
                     );
                 }
                 Err(_) => {
-                    m.observe(Some(backend.instance), 504, started.elapsed());
+                    m.observe(Some((&backend.revision, backend.instance)), 504, started.elapsed());
                     return error(
                         StatusCode::GATEWAY_TIMEOUT,
                         &format!(

@@ -1,11 +1,11 @@
-//! The router's metrics: requests by service, instance and status code, and latency by
-//! service, rendered into andon's `/metrics`. Counting is lock-light: one small map per
-//! service keyed by (instance, code), and atomic histogram buckets.
+//! The router's metrics: requests by service, revision, instance and status code, and
+//! latency by service and revision, rendered into andon's `/metrics`. Counting takes one
+//! small per-service lock: a map per revision keyed by (instance, code) and the
+//! revision's histogram.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub(crate) const REQUESTS: &str = "andon_router_requests_total";
@@ -14,27 +14,39 @@ pub(crate) const DURATION: &str = "andon_router_request_duration_seconds";
 const BUCKETS: [f64; 12] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
-/// One service's counters; `None` instance means no instance could be picked.
+/// The counts of one revision (`""`: no instance could be picked).
+#[derive(Default)]
+struct Revision {
+    requests: BTreeMap<(Option<u32>, u16), u64>,
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
+}
+
+/// One service's counters.
 #[derive(Default)]
 pub(crate) struct ServiceMetrics {
-    requests: Mutex<BTreeMap<(Option<u32>, u16), u64>>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+    revisions: Mutex<BTreeMap<String, Revision>>,
 }
 
 impl ServiceMetrics {
-    pub(crate) fn observe(&self, instance: Option<u32>, code: u16, took: Duration) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((instance, code)).or_default() += 1;
-        }
+    /// Counts one answer; `backend` is `(revision, instance)`, `None` when no instance
+    /// could be picked.
+    pub(crate) fn observe(&self, backend: Option<(&str, u32)>, code: u16, took: Duration) {
+        let Ok(mut revs) = self.revisions.lock() else { return };
+        let rev = backend.map_or("", |(r, _)| r);
+        let r = match revs.get_mut(rev) {
+            Some(r) => r,
+            None => revs.entry(rev.to_owned()).or_default(),
+        };
+        *r.requests.entry((backend.map(|(_, i)| i), code)).or_default() += 1;
         let secs = took.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            r.buckets[i] += 1;
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        r.count += 1;
+        r.sum_micros =
+            r.sum_micros.saturating_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
     }
 }
 
@@ -45,16 +57,18 @@ pub(crate) fn render(services: &[(String, std::sync::Arc<ServiceMetrics>)], out:
         out,
         REQUESTS,
         "counter",
-        "Requests proxied by andon's router, by service, instance and status code.",
+        "Requests proxied by andon's router, by service, revision, instance and status code.",
     );
     for (s, m) in services {
-        if let Ok(map) = m.requests.lock() {
-            for ((i, c), n) in map.iter() {
+        let Ok(revs) = m.revisions.lock() else { continue };
+        for (rev, r) in revs.iter() {
+            for ((i, c), n) in &r.requests {
                 let i = i.map_or_else(|| "none".to_owned(), |i| i.to_string());
                 let _ = writeln!(
                     out,
-                    "{REQUESTS}{{service=\"{}\",instance=\"{i}\",code=\"{c}\"}} {n}",
-                    escape(s)
+                    "{REQUESTS}{{service=\"{}\",revision=\"{}\",instance=\"{i}\",code=\"{c}\"}} {n}",
+                    escape(s),
+                    escape(rev)
                 );
             }
         }
@@ -66,16 +80,17 @@ pub(crate) fn render(services: &[(String, std::sync::Arc<ServiceMetrics>)], out:
         "Time from request to response headers through andon's router.",
     );
     for (s, m) in services {
-        let counts: Vec<u64> = m.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        let sum = m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        write_histogram(
-            out,
-            DURATION,
-            &format!("service=\"{}\"", escape(s)),
-            &BUCKETS,
-            &counts,
-            sum,
-            m.count.load(Ordering::Relaxed),
-        );
+        let Ok(revs) = m.revisions.lock() else { continue };
+        for (rev, r) in revs.iter() {
+            write_histogram(
+                out,
+                DURATION,
+                &format!("service=\"{}\",revision=\"{}\"", escape(s), escape(rev)),
+                &BUCKETS,
+                &r.buckets,
+                r.sum_micros as f64 / 1e6,
+                r.count,
+            );
+        }
     }
 }

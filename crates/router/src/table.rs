@@ -14,6 +14,11 @@ pub enum ValueMatch {
 }
 
 impl ValueMatch {
+    /// A regular-expression match; `None` when `re` does not compile.
+    pub fn regex(re: &str) -> Option<ValueMatch> {
+        regex_lite::Regex::new(re).ok().map(ValueMatch::Regex)
+    }
+
     fn matches(&self, v: &str) -> bool {
         match self {
             ValueMatch::Exact(e) => v == e,
@@ -37,6 +42,9 @@ pub struct Policy {
     /// (revision, weight); a request picks a group in proportion to its weight.
     pub weights: Vec<(String, u32)>,
     pub header_routes: Vec<HeaderRoute>,
+    /// Only the weighted revisions serve: when none of them has a ready instance, the
+    /// request gets 503 rather than another revision (a preview address).
+    pub only_weighted: bool,
 }
 
 /// One upstream instance, with its in-flight request count for least-outstanding picks.
@@ -134,6 +142,9 @@ impl Table {
                     return least_loaded(&group, dice);
                 }
             }
+            if self.policy.only_weighted {
+                return None;
+            }
         }
         let all: Vec<&Arc<Backend>> = self.backends.iter().filter(usable).collect();
         least_loaded(&all, dice)
@@ -194,6 +205,7 @@ mod tests {
         let policy = Policy {
             weights: vec![("stable".into(), 80), ("canary".into(), 20)],
             header_routes: vec![],
+            only_weighted: false,
         };
         let t = Table {
             backends: vec![backend(0, "stable", 0), backend(1, "canary", 0)],
@@ -223,6 +235,7 @@ mod tests {
         let policy = Policy {
             weights: vec![("stable".into(), 100), ("canary".into(), 0)],
             header_routes: vec![route],
+            only_weighted: false,
         };
         let t = Table { backends: vec![backend(0, "stable", 0), backend(1, "canary", 0)], policy };
         let d = Dice::new(1);

@@ -53,6 +53,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/{plural}/{name}", get(get_one).put(put).delete(delete))
         .route("/api/v1/namespaces/{ns}/{plural}/{name}", get(get_one).put(put).delete(delete))
         .route("/api/v1/{plural}/{name}/logs", get(crate::logs::logs))
+        .route("/api/v1/{plural}/{name}/rollout/history", get(crate::rollout_api::history))
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}/{name}/rollout/history",
+            get(crate::rollout_api::history),
+        )
+        .route("/api/v1/{plural}/{name}/rollout/{action}", post(crate::rollout_api::command))
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}/{name}/rollout/{action}",
+            post(crate::rollout_api::command),
+        )
         .route("/api/v1/namespaces/{ns}/{plural}/{name}/logs", get(crate::logs::logs))
 }
 
@@ -128,7 +138,20 @@ fn kind_of(plural: &str) -> Result<&'static KindInfo, ApiError> {
     })
 }
 
-fn desired(m: &Manifest) -> Desired {
+/// Refuses strategies naming analysis templates that neither the request nor the
+/// store holds.
+pub(crate) async fn check_templates(s: &AppState, manifests: &[Manifest]) -> Result<(), ApiError> {
+    let mut known = std::collections::BTreeSet::new();
+    for k in andon_delivery::check::referenced_elsewhere(manifests) {
+        if s.store.get(&andon_core::ObjectRef::new(&k.0, &k.1, &k.2)).await?.is_some() {
+            known.insert(k);
+        }
+    }
+    let diags = andon_delivery::check::check_manifests(manifests, &known);
+    if diags.is_empty() { Ok(()) } else { Err(Problem::from_diagnostics(diags).into()) }
+}
+
+pub(crate) fn desired(m: &Manifest) -> Desired {
     Desired {
         kind: m.kind.kind.to_owned(),
         namespace: m.metadata.namespace.clone(),
@@ -161,6 +184,7 @@ async fn apply(
     if manifests.is_empty() {
         return Err(ApiError::new(ErrorKind::InvalidArgument, "the request holds no resources"));
     }
+    check_templates(&s, &manifests).await?;
     let results = s.store.apply(manifests.iter().map(desired).collect(), &actor(&headers)).await?;
     Ok(Json(ApplyResponse {
         results: results
@@ -183,7 +207,7 @@ fn document(o: &StoredObject) -> serde_json::Value {
 
 /// A resource with its freshest status: for Services the runtime's live view (the stored
 /// copy trails it by a moment, and is stale right after a restart).
-fn live_document(s: &AppState, o: &StoredObject) -> serde_json::Value {
+pub(crate) fn live_document(s: &AppState, o: &StoredObject) -> serde_json::Value {
     let mut doc = document(o);
     if o.kind == "Service"
         && let Some(status) = s.runtime.status_of(&o.object_ref(), o.generation)
@@ -277,6 +301,7 @@ async fn put(
     if m.metadata.namespace != ns {
         return Err(mismatch("metadata.namespace", &m.metadata.namespace, &ns));
     }
+    check_templates(&s, &manifests).await?;
     let mut d = desired(m);
     d.must_exist = true;
     let mut results = s.store.apply(vec![d], &actor(&headers)).await?;
@@ -312,7 +337,10 @@ async fn delete(
 }
 
 /// Reads a request body into manifests, rule files checked in depth.
-fn parse_checked(bytes: &[u8], ns: Option<&str>) -> Result<Vec<andon_spec::Manifest>, ApiError> {
+pub(crate) fn parse_checked(
+    bytes: &[u8],
+    ns: Option<&str>,
+) -> Result<Vec<andon_spec::Manifest>, ApiError> {
     let manifests =
         andon_spec::parse_manifests("request", bytes, ns).map_err(Problem::from_diagnostics)?;
     let text = String::from_utf8_lossy(bytes).into_owned();
@@ -321,6 +349,10 @@ fn parse_checked(bytes: &[u8], ns: Option<&str>) -> Result<Vec<andon_spec::Manif
     diags.extend(andon_alertmanager::check_manifests(
         &manifests,
         &andon_alertmanager::system_zones(),
+    ));
+    diags.extend(andon_delivery::check::check_manifests(
+        &manifests,
+        &andon_delivery::check::referenced_elsewhere(&manifests),
     ));
     if diags.is_empty() { Ok(manifests) } else { Err(Problem::from_diagnostics(diags).into()) }
 }

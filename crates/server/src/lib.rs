@@ -3,12 +3,15 @@
 
 mod alerts;
 mod am_api;
+mod analysis;
 mod api;
 mod error;
 mod events;
 mod logs;
 mod metrics;
 mod notifier;
+mod rollout_api;
+mod rollouts;
 mod runtime;
 mod slo_api;
 mod ui;

@@ -21,6 +21,7 @@ pub(crate) struct Runtime {
     metrics: Arc<andon_metrics::Engine>,
     notifier: Arc<crate::notifier::Notifier>,
     pub(crate) supervisor: Arc<Supervisor>,
+    pub(crate) rollouts: Arc<crate::rollouts::Rollouts>,
     /// Why a service has no address, when its port could not be served.
     route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
 }
@@ -51,6 +52,11 @@ impl andon_supervisor::EndpointSink for Endpoints {
             .collect();
         self.metrics
             .set_targets(&format!("service/{}/{}", service.namespace, service.name), targets);
+        // A preview address serves from the same instances.
+        let preview = crate::rollouts::preview_key(service);
+        if self.router.addr(&preview).is_some() {
+            self.router.set_endpoints(&preview, endpoints.clone());
+        }
         self.router.set_endpoints(service, endpoints);
     }
 }
@@ -79,8 +85,23 @@ impl Runtime {
             reaper,
         };
         let sink = Arc::new(Endpoints { router: router.clone(), metrics: metrics.clone() });
-        let supervisor = Arc::new(Supervisor::new(config, sink, tx));
-        let rt = Runtime { router, metrics, notifier, supervisor, route_errors: Arc::default() };
+        let supervisor = Arc::new(Supervisor::new(config, sink, tx.clone()));
+        let deps = Arc::new(crate::analysis::Deps {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            supervisor: supervisor.clone(),
+            http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http(),
+        });
+        let rollouts = Arc::new(crate::rollouts::Rollouts::new(deps, router.clone(), tx));
+        let rt = Runtime {
+            router,
+            metrics,
+            notifier,
+            supervisor,
+            rollouts,
+            route_errors: Arc::default(),
+        };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
         let from = store.last_seq();
         rt.sync_all(&store).await;
@@ -245,13 +266,14 @@ impl Runtime {
                 }])
                 .await;
         }
-        self.supervisor.apply(&key, spec);
+        self.rollouts.apply(&key, spec);
     }
 
     async fn stop(&self, key: &ObjectRef) {
         if let Ok(mut errors) = self.route_errors.lock() {
             errors.remove(key);
         }
+        self.rollouts.remove(key).await;
         self.supervisor.remove(key).await;
         self.router.remove(key);
     }
@@ -267,12 +289,16 @@ impl Runtime {
         if let (Some(message), Some(conds)) = (route_error, v["conditions"].as_array_mut()) {
             conds.push(json!({"type": "Routed", "status": "False", "reason": "ListenFailed", "message": message}));
         }
+        if let Some(r) = self.rollouts.status(key) {
+            v["rollout"] = r;
+        }
         v["observedGeneration"] = json!(generation);
         Some(v)
     }
 
     pub(crate) async fn shutdown(&self) {
         let keys = self.supervisor.services();
+        self.rollouts.shutdown().await;
         self.supervisor.shutdown().await;
         for key in keys {
             self.router.remove(&key);

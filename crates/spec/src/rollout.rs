@@ -112,5 +112,6 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         min_ready_seconds,
         progress_deadline_seconds,
         paused,
+        restarted_at: None,
     })
 }

@@ -47,7 +47,17 @@ pub struct ServiceSpec {
     /// Rollouts of this service wait until it is resumed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+    /// Set by `andon rollout restart` (RFC 3339): a new value makes a new revision, so
+    /// every instance is replaced through the strategy, like `kubectl rollout restart`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
 }
+
+/// The fields of a Service spec that say how many instances run, where they are served
+/// and how a new revision rolls out: changing them makes no new revision, and
+/// `andon rollout undo` keeps them as they are.
+pub const ROLLOUT_FIELDS: &[&str] =
+    &["replicas", "ports", "strategy", "minReadySeconds", "progressDeadlineSeconds", "paused"];
 
 /// The fields of a Service (and of an Argo Rollout) that say how revisions roll out.
 pub(crate) struct RolloutSettings {
@@ -209,6 +219,7 @@ const SERVICE_FIELDS: &[&str] = &[
     "minReadySeconds",
     "progressDeadlineSeconds",
     "paused",
+    "restartedAt",
 ];
 const PROBE_FIELDS: &[&str] = &[
     "httpGet",
@@ -271,6 +282,14 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
     };
     let RolloutSettings { strategy, min_ready_seconds, progress_deadline_seconds, paused } =
         rollout_settings(ctx, &o, false);
+    let restarted_at = o.opt("restartedAt").and_then(|n| {
+        let p = o.path_of("restartedAt");
+        let text = ctx.string(n, &p)?;
+        if andon_core::Timestamp::parse_rfc3339(&text).is_none() {
+            ctx.error(n.pos, &p, format!("{text:?} is not an RFC 3339 time"));
+        }
+        Some(text)
+    });
     (ctx.diags.len() == errors_before).then_some(ServiceSpec {
         replicas,
         image,
@@ -288,6 +307,7 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         min_ready_seconds,
         progress_deadline_seconds,
         paused,
+        restarted_at,
     })
 }
 

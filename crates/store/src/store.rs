@@ -333,6 +333,16 @@ impl Store {
         rows_to_events(&rows)
     }
 
+    /// The newest event of one kind about one subject.
+    pub async fn last_event(&self, subject: &str, kind: &str) -> Result<Option<Event>, StoreError> {
+        let rows = sqlx::query("SELECT seq, time, kind, subject, actor, data FROM events WHERE subject = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1")
+            .bind(subject)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows_to_events(&rows)?.into_iter().next())
+    }
+
     /// The newest `limit` events of the given kinds, newest first.
     pub async fn events_of_kinds(
         &self,

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use logs::{LogLine, LogStore};
-pub use service::{Desired, ServiceStatus};
+pub use service::{Desired, RevisionSet, ServiceStatus};
 
 /// A ready instance the router may send traffic to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +77,23 @@ impl Shared {
 
 struct Svc {
     desired: watch::Sender<Option<Desired>>,
-    status: Arc<Mutex<ServiceStatus>>,
+    status: watch::Sender<ServiceStatus>,
     logs: Arc<LogStore>,
     task: JoinHandle<()>,
     grace: Duration,
+}
+
+/// How many lines of a job's output are kept for its result.
+const JOB_TAIL_LINES: usize = 20;
+
+/// How a one-off job ended.
+#[derive(Debug, Clone)]
+pub struct JobOutcome {
+    /// Exited 0.
+    pub succeeded: bool,
+    pub reason: String,
+    /// The last lines it wrote (stdout and stderr).
+    pub output: String,
 }
 
 /// Settings of the runtime.
@@ -127,20 +140,19 @@ impl Supervisor {
         }
     }
 
-    /// Runs `key` as `spec` says: starts, scales or replaces instances as needed.
-    pub fn apply(&self, key: &ObjectRef, spec: ServiceSpec) {
-        let desired = Desired { revision: revision(&spec), spec: Arc::new(spec) };
+    /// Runs `key` as `desired` says: starts and stops instances of each revision.
+    pub fn apply(&self, key: &ObjectRef, desired: Desired) {
         let Ok(mut services) = self.services.lock() else { return };
         if let Some(s) = services.get_mut(key)
             && !s.task.is_finished()
         {
-            s.grace = service::stop_budget(&desired.spec);
+            s.grace = desired.stop_budget();
             s.desired.send_replace(Some(desired));
             return;
         }
-        let grace = service::stop_budget(&desired.spec);
+        let grace = desired.stop_budget();
         let (tx, rx) = watch::channel(Some(desired));
-        let status = Arc::new(Mutex::new(ServiceStatus::default()));
+        let (status, _) = watch::channel(ServiceStatus::default());
         let logs = services
             .get(key)
             .map(|s| s.logs.clone())
@@ -172,12 +184,107 @@ impl Supervisor {
 
     pub fn status(&self, key: &ObjectRef) -> Option<ServiceStatus> {
         let services = self.services.lock().ok()?;
-        let s = services.get(key)?;
-        s.status.lock().ok().map(|s| s.clone())
+        Some(services.get(key)?.status.borrow().clone())
+    }
+
+    /// Follows the status of `key` (once it has been applied).
+    pub fn subscribe(&self, key: &ObjectRef) -> Option<watch::Receiver<ServiceStatus>> {
+        let services = self.services.lock().ok()?;
+        Some(services.get(key)?.status.subscribe())
     }
 
     pub fn logs(&self, key: &ObjectRef) -> Option<Arc<LogStore>> {
         self.services.lock().ok()?.get(key).map(|s| s.logs.clone())
+    }
+
+    /// Runs a one-off process to completion (an analysis job): recorded like an
+    /// instance so it never outlives andon, stopped (SIGTERM, 5 s, SIGKILL) at
+    /// `deadline`. Returns how it ended and the last lines of its output.
+    pub async fn run_job(
+        &self,
+        program: &str,
+        args: &[String],
+        env: &std::collections::BTreeMap<String, String>,
+        working_dir: Option<&str>,
+        deadline: Duration,
+    ) -> Result<JobOutcome, String> {
+        let launch = process::Launch {
+            program: program.to_owned(),
+            args: args.to_vec(),
+            env: env.clone(),
+            working_dir: working_dir.map(PathBuf::from),
+            path_prepend: self.shared.path_prepend.clone(),
+            memory_limit: None,
+        };
+        let mut child =
+            process::spawn(&launch).map_err(|e| format!("cannot start {program:?}: {e}"))?;
+        let pid = child.id();
+        if let Some(pid) = pid {
+            self.shared.records.add(pid);
+        }
+        let tail = Arc::new(Mutex::new(std::collections::VecDeque::<String>::new()));
+        let mut readers = Vec::new();
+        for out in [
+            child
+                .stdout
+                .take()
+                .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child
+                .stderr
+                .take()
+                .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tail = tail.clone();
+            readers.push(tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut lines = tokio::io::BufReader::new(out).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(mut t) = tail.lock() {
+                        t.push_back(line);
+                        if t.len() > JOB_TAIL_LINES {
+                            t.pop_front();
+                        }
+                    }
+                }
+            }));
+        }
+        let (status, timed_out) = match tokio::time::timeout(deadline, child.wait()).await {
+            Ok(s) => (s.ok(), false),
+            Err(_) => (process::stop(&mut child, Duration::from_secs(5)).await, true),
+        };
+        if let Some(pid) = pid {
+            // Whatever the job left in its group goes with it.
+            process::signal_group(pid, process::SIGKILL);
+            self.shared.records.remove(pid);
+        }
+        for r in readers {
+            let _ = tokio::time::timeout(Duration::from_secs(1), r).await;
+        }
+        let output = tail
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default();
+        if timed_out {
+            return Ok(JobOutcome {
+                succeeded: false,
+                reason: format!("DeadlineExceeded: still running after {}s", deadline.as_secs()),
+                output,
+            });
+        }
+        let (reason, code, signal) =
+            status.as_ref().map_or(("Unknown".into(), None, None), process::termination);
+        Ok(JobOutcome {
+            succeeded: code == Some(0),
+            reason: match (code, signal) {
+                (Some(c), _) => format!("{reason}: exit code {c}"),
+                (_, Some(s)) => format!("{reason}: signal {s}"),
+                _ => reason,
+            },
+            output,
+        })
     }
 
     pub fn services(&self) -> Vec<ObjectRef> {
@@ -215,15 +322,8 @@ impl Supervisor {
 pub fn revision(spec: &ServiceSpec) -> String {
     let mut v = serde_json::to_value(spec).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
-        for f in [
-            "replicas",
-            "ports",
-            "strategy",
-            "minReadySeconds",
-            "progressDeadlineSeconds",
-            "paused",
-        ] {
-            m.remove(f);
+        for f in andon_spec::service::ROLLOUT_FIELDS {
+            m.remove(*f);
         }
     }
     let text = v.to_string();

@@ -1,7 +1,10 @@
-//! The pure decisions of the service controller: which instances to start and stop to
-//! reach the desired replicas at the desired revision (a rolling replacement with
-//! maxSurge 1 and maxUnavailable 0), and CrashLoopBackOff's delays.
+//! The pure decisions of the service controller: which instances to start and stop so
+//! that each revision runs the number of instances the rollout asks for, and
+//! CrashLoopBackOff's delays. How revisions replace each other (surge, unavailability,
+//! canary steps) is the rollout's business (`andon_delivery::rollout`); here a count per
+//! revision is simply made true.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What the controller sees of one instance.
@@ -16,46 +19,34 @@ pub struct View {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Start one more instance at the desired revision.
-    Start,
+    /// Start one more instance of this revision.
+    Start(String),
     Stop(u32),
 }
 
-/// One step towards `replicas` instances of `revision`, never dropping below `replicas`
-/// ready instances while replacing (maxUnavailable 0) and never running more than one
-/// extra (maxSurge 1). Call again after each change.
-pub fn decide(replicas: usize, revision: &str, instances: &[View]) -> Vec<Action> {
-    let live: Vec<&View> = instances.iter().filter(|v| !v.terminating).collect();
-    let (new, old): (Vec<&View>, Vec<&View>) = live.iter().partition(|v| v.revision == revision);
-    let surge = if old.is_empty() { 0 } else { 1 };
+/// Starts and stops instances so each revision has `sets[revision]` live instances
+/// (revisions not listed have none). Surplus instances go not-ready first, then the
+/// newest, like a ReplicaSet scaling down.
+pub fn decide(sets: &BTreeMap<String, usize>, instances: &[View]) -> Vec<Action> {
+    let mut live: BTreeMap<&str, Vec<&View>> = BTreeMap::new();
+    for v in instances.iter().filter(|v| !v.terminating) {
+        live.entry(v.revision.as_str()).or_default().push(v);
+    }
     let mut actions = Vec::new();
-
-    // Old instances that are not ready serve nobody: replace them first.
-    for v in old.iter().filter(|v| !v.ready) {
-        actions.push(Action::Stop(v.id));
-    }
-    let old_ready: Vec<&&View> = old.iter().filter(|v| v.ready).collect();
-    let live_after_unready = new.len() + old_ready.len();
-
-    let mut starting = 0;
-    while new.len() + starting < replicas && live_after_unready + starting < replicas + surge {
-        actions.push(Action::Start);
-        starting += 1;
-    }
-    // Stop old ready instances, newest first, while every replica stays ready.
-    let mut ready_left = live.iter().filter(|v| v.ready).count();
-    for v in old_ready.iter().rev() {
-        if ready_left > replicas {
-            actions.push(Action::Stop(v.id));
-            ready_left -= 1;
+    for (rev, vs) in &live {
+        let want = sets.get(*rev).copied().unwrap_or(0);
+        if vs.len() > want {
+            let mut by_pref: Vec<&&View> = vs.iter().collect();
+            by_pref.sort_by_key(|v| (v.ready, std::cmp::Reverse(v.id)));
+            for v in by_pref.into_iter().take(vs.len() - want) {
+                actions.push(Action::Stop(v.id));
+            }
         }
     }
-    // Too many at the desired revision (scale down): not-ready first, then the newest.
-    if old.is_empty() && new.len() > replicas {
-        let mut by_pref: Vec<&&View> = new.iter().collect();
-        by_pref.sort_by_key(|v| (v.ready, std::cmp::Reverse(v.id)));
-        for v in by_pref.into_iter().take(new.len() - replicas) {
-            actions.push(Action::Stop(v.id));
+    for (rev, want) in sets {
+        let have = live.get(rev.as_str()).map_or(0, Vec::len);
+        for _ in have..*want {
+            actions.push(Action::Start(rev.clone()));
         }
     }
     actions
@@ -82,46 +73,39 @@ mod tests {
         View { id, revision: rev.into(), ready, terminating: false }
     }
 
+    fn sets(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+        pairs.iter().map(|(r, n)| ((*r).to_owned(), *n)).collect()
+    }
+
+    fn start(rev: &str) -> Action {
+        Action::Start(rev.into())
+    }
+
     #[test]
     fn scales_up_from_nothing() {
-        assert_eq!(decide(3, "a", &[]), [Action::Start, Action::Start, Action::Start]);
-        assert_eq!(decide(3, "a", &[v(0, "a", false)]), [Action::Start, Action::Start]);
+        assert_eq!(decide(&sets(&[("a", 3)]), &[]), [start("a"), start("a"), start("a")]);
+        assert_eq!(decide(&sets(&[("a", 3)]), &[v(0, "a", false)]), [start("a"), start("a")]);
     }
 
     #[test]
     fn scales_down_unready_then_newest() {
         let inst = [v(0, "a", true), v(1, "a", false), v(2, "a", true), v(3, "a", true)];
-        assert_eq!(decide(2, "a", &inst), [Action::Stop(1), Action::Stop(3)]);
-        assert_eq!(decide(0, "a", &[v(0, "a", true)]), [Action::Stop(0)]);
+        assert_eq!(decide(&sets(&[("a", 2)]), &inst), [Action::Stop(1), Action::Stop(3)]);
+        assert_eq!(decide(&sets(&[("a", 0)]), &[v(0, "a", true)]), [Action::Stop(0)]);
     }
 
     #[test]
-    fn rolls_one_at_a_time_keeping_every_replica_ready() {
-        // Three ready at revision a, b desired: one surge instance first, nothing stopped.
-        let mut inst = vec![v(0, "a", true), v(1, "a", true), v(2, "a", true)];
-        assert_eq!(decide(3, "b", &inst), [Action::Start]);
-        // The surge instance starts but is not ready: wait.
-        inst.push(v(3, "b", false));
-        assert_eq!(decide(3, "b", &inst), []);
-        // Ready: one old one may go.
-        inst[3].ready = true;
-        assert_eq!(decide(3, "b", &inst), [Action::Stop(2)]);
+    fn each_revision_gets_its_count_and_unlisted_ones_stop() {
+        let mut inst = vec![v(0, "a", true), v(1, "a", true), v(2, "old", true)];
+        assert_eq!(
+            decide(&sets(&[("a", 2), ("b", 1)]), &inst),
+            [Action::Stop(2), start("b")],
+            "old is not listed: it stops; b starts beside a"
+        );
         inst[2].terminating = true;
-        // Then the next surge.
-        assert_eq!(decide(3, "b", &inst), [Action::Start]);
-        inst.push(v(4, "b", true));
-        assert_eq!(decide(3, "b", &inst), [Action::Stop(1)]);
-        inst[1].terminating = true;
-        inst.push(v(5, "b", true));
-        assert_eq!(decide(3, "b", &inst), [Action::Stop(0)]);
-        inst[0].terminating = true;
-        assert_eq!(decide(3, "b", &inst), []);
-    }
-
-    #[test]
-    fn broken_old_instances_are_replaced_first() {
-        let inst = [v(0, "a", false), v(1, "a", true)];
-        assert_eq!(decide(2, "b", &inst), [Action::Stop(0), Action::Start, Action::Start]);
+        inst.push(v(3, "b", false));
+        assert_eq!(decide(&sets(&[("a", 2), ("b", 1)]), &inst), []);
+        assert_eq!(decide(&sets(&[("a", 1), ("b", 1)]), &inst), [Action::Stop(1)]);
     }
 
     #[test]

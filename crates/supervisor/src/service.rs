@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use andon_core::{Clock, ObjectRef, SystemClock, Timestamp};
@@ -18,12 +18,39 @@ use crate::logs::LogStore;
 use crate::plan::{Action, View, decide};
 use crate::{Endpoint, RuntimeEvent, Shared};
 
-/// What the service should be.
+/// The instances of one revision.
+#[derive(Debug, Clone)]
+pub struct RevisionSet {
+    pub spec: Arc<ServiceSpec>,
+    pub replicas: usize,
+}
+
+/// What the service should be: how many instances of each revision run.
 #[derive(Debug, Clone)]
 pub struct Desired {
-    pub spec: Arc<ServiceSpec>,
-    /// Identifies what runs (command, args, env, working dir, resources, probes).
+    /// The revision the spec asks for (status counts its instances as updated).
     pub revision: String,
+    /// The replicas the spec asks for.
+    pub replicas: usize,
+    /// Instances per revision (identified by [`crate::revision`]); unlisted revisions
+    /// have none.
+    pub sets: BTreeMap<String, RevisionSet>,
+}
+
+impl Desired {
+    /// All `spec.replicas` instances at the spec's revision, nothing else.
+    pub fn single(spec: ServiceSpec) -> Desired {
+        let revision = crate::revision(&spec);
+        let replicas = usize::try_from(spec.replicas).unwrap_or(0);
+        let spec = Arc::new(spec);
+        let sets = BTreeMap::from([(revision.clone(), RevisionSet { spec, replicas })]);
+        Desired { revision, replicas, sets }
+    }
+
+    /// The longest a stop of everything may take.
+    pub(crate) fn stop_budget(&self) -> Duration {
+        self.sets.values().map(|s| stop_budget(&s.spec)).max().unwrap_or(Duration::from_secs(35))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -46,6 +73,9 @@ pub struct InstanceStatus {
     /// Starting, Running, BackOff or Terminating.
     pub phase: &'static str,
     pub ready: bool,
+    /// Since when it has been ready (for `minReadySeconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_since: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +111,7 @@ pub struct ServiceStatus {
 struct Inst {
     revision: String,
     ready: bool,
+    ready_since: Option<Timestamp>,
     terminating: bool,
     stop: watch::Sender<bool>,
     pid: Option<u32>,
@@ -95,7 +126,7 @@ pub(crate) async fn control(
     key: ObjectRef,
     shared: Arc<Shared>,
     mut desired_rx: watch::Receiver<Option<Desired>>,
-    status: Arc<Mutex<ServiceStatus>>,
+    status: watch::Sender<ServiceStatus>,
     logs: Arc<LogStore>,
 ) {
     let (reports_tx, mut reports_rx) = mpsc::unbounded_channel::<Report>();
@@ -103,42 +134,44 @@ pub(crate) async fn control(
     let mut next_id: u32 = 0;
     let mut envs: BTreeMap<String, Arc<InstanceEnv>> = BTreeMap::new();
     let mut last_replicas: Option<usize> = None;
-    let mut last_revision: Option<String> = None;
-    let mut rolling = false;
+    let mut last_revision = String::new();
     let emit = |kind: &'static str, instance: Option<u32>, data: serde_json::Value| {
         shared.emit(RuntimeEvent { service: key.clone(), kind, instance, data });
     };
     loop {
         let desired = desired_rx.borrow_and_update().clone();
-        let (replicas, revision) = match &desired {
-            Some(d) => (usize::try_from(d.spec.replicas).unwrap_or(0), d.revision.clone()),
-            None => (0, last_revision.clone().unwrap_or_default()),
+        let (replicas, sets) = match &desired {
+            Some(d) => {
+                last_revision.clone_from(&d.revision);
+                (d.replicas, d.sets.iter().map(|(r, s)| (r.clone(), s.replicas)).collect())
+            }
+            None => (0, BTreeMap::new()),
         };
+        let revision = last_revision.clone();
         if desired.is_some() && last_replicas != Some(replicas) {
             if let Some(from) = last_replicas {
                 emit("service.scaled", None, json!({"from": from, "to": replicas}));
             }
             last_replicas = Some(replicas);
         }
-        if let Some(d) = &desired
-            && last_revision.as_deref() != Some(&d.revision)
-        {
-            if last_revision.is_some() {
-                rolling = true;
-                emit("service.updating", None, json!({"revision": d.revision}));
+        if let Some(d) = &desired {
+            envs.retain(|rev, _| {
+                d.sets.contains_key(rev) || instances.values().any(|i| &i.revision == rev)
+            });
+            for (rev, set) in &d.sets {
+                if envs.get(rev).is_none_or(|e| !Arc::ptr_eq(&e.spec, &set.spec)) {
+                    envs.insert(
+                        rev.clone(),
+                        Arc::new(InstanceEnv {
+                            spec: set.spec.clone(),
+                            path_prepend: shared.path_prepend.clone(),
+                            logs: logs.clone(),
+                            records: shared.records.clone(),
+                            reports: reports_tx.clone(),
+                        }),
+                    );
+                }
             }
-            last_revision = Some(d.revision.clone());
-            envs.retain(|rev, _| instances.values().any(|i| &i.revision == rev));
-            envs.insert(
-                d.revision.clone(),
-                Arc::new(InstanceEnv {
-                    spec: d.spec.clone(),
-                    path_prepend: shared.path_prepend.clone(),
-                    logs: logs.clone(),
-                    records: shared.records.clone(),
-                    reports: reports_tx.clone(),
-                }),
-            );
         }
         let views: Vec<View> = instances
             .iter()
@@ -149,9 +182,9 @@ pub(crate) async fn control(
                 terminating: i.terminating,
             })
             .collect();
-        for action in decide(replicas, &revision, &views) {
+        for action in decide(&sets, &views) {
             match action {
-                Action::Start => {
+                Action::Start(revision) => {
                     let Some(env) = envs.get(&revision).cloned() else { continue };
                     let id = next_id;
                     next_id += 1;
@@ -160,8 +193,9 @@ pub(crate) async fn control(
                     instances.insert(
                         id,
                         Inst {
-                            revision: revision.clone(),
+                            revision,
                             ready: false,
+                            ready_since: None,
                             terminating: false,
                             stop: stop_tx,
                             pid: None,
@@ -177,24 +211,14 @@ pub(crate) async fn control(
                     if let Some(i) = instances.get_mut(&id) {
                         i.terminating = true;
                         i.ready = false;
+                        i.ready_since = None;
                         let _ = i.stop.send(true);
                     }
                 }
             }
         }
         publish(&key, &shared, &instances);
-        let snapshot = snapshot(replicas, &revision, &instances);
-        if rolling
-            && snapshot.updated_replicas == replicas
-            && snapshot.ready_replicas == replicas
-            && instances.len() == replicas
-        {
-            rolling = false;
-            emit("service.updated", None, json!({"revision": revision, "replicas": replicas}));
-        }
-        if let Ok(mut s) = status.lock() {
-            *s = snapshot;
-        }
+        status.send_replace(snapshot(replicas, &revision, &instances));
         shared.status_changed(&key);
         if desired.is_none() && instances.is_empty() {
             return;
@@ -238,17 +262,22 @@ fn apply_report(
         }
         Change::Ready { port } => {
             i.ready = !i.terminating;
+            if i.ready {
+                i.ready_since = Some(SystemClock.now());
+            }
             emit("instance.ready", Some(id), json!({"port": port}));
         }
         Change::Unready { reason } => {
             let was = i.ready;
             i.ready = false;
+            i.ready_since = None;
             if was {
                 emit("instance.unready", Some(id), json!({"reason": reason}));
             }
         }
         Change::Exited { reason, exit_code, signal, message, restarting, delay } => {
             i.ready = false;
+            i.ready_since = None;
             i.pid = None;
             i.port = None;
             i.backing_off = restarting;
@@ -270,6 +299,7 @@ fn apply_report(
         }
         Change::ProbeFailed { probe, message } => {
             i.ready = false;
+            i.ready_since = None;
             emit("instance.probe_failed", Some(id), json!({"probe": probe, "message": message}));
         }
         Change::Stopped => {
@@ -363,6 +393,7 @@ fn snapshot(replicas: usize, revision: &str, instances: &BTreeMap<u32, Inst>) ->
                     "Starting"
                 },
                 ready: i.ready,
+                ready_since: i.ready_since,
                 pid: i.pid,
                 port: i.port,
                 restarts: i.restarts,
