@@ -4,7 +4,7 @@
 //! - http: `GET /api/v1/services/{name}` paced at ~1,000 rps by wrk, andon vs nginx
 //!   serving the same JSON as a static file;
 //! - startup: spawn to `/readyz` on an existing data dir, and idle RSS (nginx beside it);
-//! - rules-eval, rules-test: see `bench_rules`.
+//! - rules-eval, rules-test: see `bench_rules`; delivery: see `bench_delivery`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         || which.contains(&"tsdb")
         || which.contains(&"rules-test")
         || which.contains(&"notify")
+        || which.contains(&"delivery")
     {
         let bin = build_release()?;
         if all || which.contains(&"router") {
@@ -52,6 +53,9 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         }
         if all || which.contains(&"notify") {
             rt.block_on(crate::bench_rules::notify(&bin))?;
+        }
+        if all || which.contains(&"delivery") {
+            rt.block_on(crate::bench_delivery::delivery(&bin))?;
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! code-base invariants (layering, file headers) live in `tidy` and run as tests.
 
 mod bench;
+mod bench_delivery;
 mod bench_rules;
 mod bench_tsdb;
 mod tidy;
