@@ -170,6 +170,7 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/metrics",
             "/ui/alerts",
             "/ui/slos",
+            "/ui/rollouts",
             "/ui/events"
         ]
     );
@@ -205,6 +206,34 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
     d.goto(&format!("{}/ui/services", a.url)).await;
     let row = d.script("return document.querySelector('tbody tr').innerText").await;
     assert!(row.as_str().unwrap().contains("api") && row.as_str().unwrap().contains("/2"), "{row}");
+    // The Rollouts page steers a rollout: its Abort button sends all traffic to stable.
+    let canary = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: canary}\nspec:\n  command: [andon-demo]\n  ports: [{name: http, port: 0}]\n  readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 1}\n  strategy:\n    canary:\n      steps: [{setWeight: 50}, {pause: {}}]\n";
+    request(&a.client(), Method::POST, "/api/v1/apply", Some(canary.as_bytes().to_vec())).await;
+    d.goto(&format!("{}/ui/rollouts", a.url)).await;
+    d.wait_for(
+        "return document.body.innerText.indexOf('default/canary') >= 0",
+        "the canary listed on the Rollouts page",
+    )
+    .await;
+    let o = a.cli(&["set", "env", "canary", "VERSION=2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        d.goto(&format!("{}/ui/rollouts/default/canary", a.url)).await;
+        let text = d.script("return document.body.innerText").await;
+        if text.as_str().unwrap().contains("Paused") {
+            assert!(text.as_str().unwrap().contains("weight 50%"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the rollout did not pause: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    d.script("document.querySelector('button[data-action=abort]').click(); return true").await;
+    d.wait_for(
+        "return document.body.innerText.indexOf('Degraded') >= 0",
+        "the aborted rollout after the page reloads",
+    )
+    .await;
     let shot = d.call(Method::GET, &format!("/session/{}/screenshot", d.session), None).await;
     assert!(shot.as_str().is_some_and(|s| s.len() > 1000), "a screenshot was taken");
     d.call(Method::DELETE, &format!("/session/{}", d.session), None).await;

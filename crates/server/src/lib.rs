@@ -17,6 +17,7 @@ mod slo_api;
 mod ui;
 mod ui_alerts;
 mod ui_metrics;
+mod ui_rollouts;
 mod ui_slos;
 
 use std::net::SocketAddr;

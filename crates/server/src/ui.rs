@@ -24,6 +24,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/metrics", get(crate::ui_metrics::page))
         .route("/ui/alerts", get(crate::ui_alerts::page))
         .route("/ui/slos", get(crate::ui_slos::page))
+        .route("/ui/rollouts", get(crate::ui_rollouts::list))
+        .route("/ui/rollouts/{ns}/{name}", get(crate::ui_rollouts::detail))
         .route(
             "/ui/app.js",
             get(|| async {
@@ -72,6 +74,7 @@ pub(crate) fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     item("/ui/metrics", "Metrics", "metrics");
     item("/ui/alerts", "Alerts", "alerts");
     item("/ui/slos", "SLOs", "slos");
+    item("/ui/rollouts", "Rollouts", "rollouts");
     item("/ui/events", "Events", "events");
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -15,6 +15,23 @@
       if (atBottom) logs.scrollTop = logs.scrollHeight;
     };
   }
+  // A rollout page's buttons: the command goes to the API, then the page reloads.
+  var actions = document.querySelector("[data-rollout]");
+  if (actions) {
+    actions.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button[data-action]");
+      if (!b) return;
+      var out = document.getElementById("rollout-result");
+      fetch(actions.dataset.rollout + b.dataset.action, { method: "POST", headers: { "Andon-Actor": "ui" } })
+        .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+        .then(function (x) {
+          out.textContent = x.ok ? x.j.message : (x.j.detail || x.j.title || "failed");
+          out.className = x.ok ? "ok" : "bad";
+          if (x.ok) setTimeout(function () { location.reload(); }, 700);
+        })
+        .catch(function (e) { out.textContent = String(e); out.className = "bad"; });
+    });
+  }
   var feed = document.getElementById("feed");
   if (!feed) return;
   var plurals = JSON.parse(feed.dataset.plurals || "{}");
