@@ -4,7 +4,7 @@
 //! - http: `GET /api/v1/services/{name}` paced at ~1,000 rps by wrk, andon vs nginx
 //!   serving the same JSON as a static file;
 //! - startup: spawn to `/readyz` on an existing data dir, and idle RSS (nginx beside it);
-//! - rules-eval, rules-test: see `bench_rules`; delivery: see `bench_delivery`.
+//! - rules-eval, rules-test: see `bench_rules`; delivery and autoscale: see `bench_delivery`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -25,6 +25,9 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
     }
     if all || which.contains(&"rules-eval") {
         crate::bench_rules::eval()?;
+    }
+    if which.contains(&"autoscale") {
+        crate::bench_delivery::autoscale();
     }
     if all
         || which.contains(&"http")

@@ -5,7 +5,8 @@
 //! - split: the share of 10,000 requests through the router that reach a canary at
 //!   `setWeight: 20`;
 //! - policy: how long `Router::set_policy` takes, in process (the next request picks
-//!   from the table it installs).
+//!   from the table it installs);
+//! - autoscale: one autoscaler round's calculation and decision for 100 services.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -198,6 +199,7 @@ pub(crate) async fn delivery(bin: &Path) -> anyhow::Result<()> {
         quantile(&latencies, 1.0)
     );
     policy_swap();
+    autoscale();
     Ok(())
 }
 
@@ -238,5 +240,56 @@ fn policy_swap() {
         quantile(&took, 0.5),
         quantile(&took, 0.99),
         quantile(&took, 1.0)
+    );
+}
+
+/// One autoscaler round for 100 services of 3 instances each, CPU utilization and an
+/// external metric per service: the replica calculation and the behaviour's decision
+/// (what the driver does after reading `/proc` and the engine).
+pub(crate) fn autoscale() {
+    use andon_delivery::autoscale::{
+        Autoscaler, Behavior, InstanceSample, InstanceState, Metric, ObjectTarget, ResourceTarget,
+        ScaleContext, combine, replicas_for_metric,
+    };
+    let mut scalers: Vec<Autoscaler> =
+        (0..100).map(|_| Autoscaler::new(Some(Behavior::default()))).collect();
+    let mut rounds = Vec::new();
+    for round in 0..200i64 {
+        let t = Instant::now();
+        for (i, s) in scalers.iter_mut().enumerate() {
+            let load = 0.01 * ((i as i64 + round) % 90) as f64;
+            let samples: Vec<InstanceSample> = (0..3)
+                .map(|k| InstanceSample {
+                    state: if k == 2 && round % 7 == 0 {
+                        InstanceState::Unready
+                    } else {
+                        InstanceState::Ready
+                    },
+                    value: Some(load * (1.0 + 0.1 * f64::from(k))),
+                    request: Some(0.1),
+                })
+                .collect();
+            let ctx = ScaleContext::new(3, 3);
+            let cpu = Metric::Resource {
+                cpu: true,
+                target: ResourceTarget::Utilization(50),
+                samples: &samples,
+            };
+            let ext =
+                Metric::Object { current: load * 100.0, target: ObjectTarget::AverageValue(30.0) };
+            let proposal =
+                combine(3, [replicas_for_metric(&cpu, &ctx), replicas_for_metric(&ext, &ctx)])
+                    .map_or(3, |r| r.replicas);
+            let now = andon_core::Timestamp::from_millis(1_000_000 + round * 15_000);
+            let _ = s.decide(now, 3, proposal, 1, 10);
+        }
+        rounds.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    rounds.sort_by(f64::total_cmp);
+    println!(
+        "autoscale: one round for 100 services (3 instances, CPU + external metric each), 200 rounds: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        quantile(&rounds, 0.5),
+        quantile(&rounds, 0.99),
+        quantile(&rounds, 1.0)
     );
 }

@@ -122,6 +122,7 @@ async fn serve(args: ServerArgs, paths: Vec<std::path::PathBuf>, namespace: &str
         request_timeout: Duration::from_secs(args.request_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         reaper: std::env::current_exe().ok(),
+        autoscaler_interval: Duration::from_secs(args.autoscaler_interval.max(1)),
         metrics: andon_metrics::Options {
             scrape_interval: Duration::from_secs(args.scrape_interval.max(1)),
             scrape_timeout: Duration::from_secs(args.scrape_interval.clamp(1, 10)),

@@ -317,3 +317,49 @@ async fn blue_green_previews_then_switches_and_header_routes_pick_the_canary() {
     );
     assert_eq!(versions(&url, 20, None).await, BTreeMap::from([("1".to_owned(), 20)]));
 }
+
+#[tokio::test]
+async fn the_demo_under_load_scales_out_and_back_in_after_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start_with(&tmp.path().join("data"), &["--autoscaler-interval", "1"]);
+    let c = a.client();
+    let svc = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: busy}\nspec:\n  command: [andon-demo]\n  ports: [{name: http, port: 0}]\n  readinessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 1}\n  resources: {requests: {cpu: 20m}}\n  autoscaling:\n    minReplicas: 1\n    maxReplicas: 3\n    metrics:\n    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n    behavior:\n      scaleDown: {stabilizationWindowSeconds: 3}\n";
+    apply(&c, svc).await;
+    let st = wait_for(&c, "busy", "one ready instance", |s| s["readyReplicas"] == 1).await;
+    let url = st["url"].as_str().unwrap().to_owned();
+    let l = load(&url);
+    let spec_replicas = |doc: &Value| doc["spec"]["replicas"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, doc) = request(&c, Method::GET, "/api/v1/services/busy", None).await;
+        if spec_replicas(&doc) == 3 && doc["status"]["readyReplicas"] == 3 {
+            assert_eq!(doc["status"]["autoscaling"]["desiredReplicas"], 3, "{}", doc["status"]);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scale-out under load: {}",
+            doc["status"]["autoscaling"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (ok, failed, errors) = l.finish().await;
+    assert_eq!(failed, 0, "scaling out under load: {errors:?}");
+    assert!(ok > 50);
+    // Idle: back to the minimum once the 3 s window has passed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, doc) = request(&c, Method::GET, "/api/v1/services/busy", None).await;
+        if spec_replicas(&doc) == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scale-in when idle: {}",
+            doc["status"]["autoscaling"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kinds = event_kinds(&c, 5000).await;
+    assert!(kinds.iter().filter(|k| *k == "autoscaler.scaled").count() >= 2, "{kinds:?}");
+}

@@ -375,6 +375,9 @@ pub struct ServerArgs {
     /// Seconds between scrapes of every metrics target (services' instances, andon itself).
     #[arg(long, env = "ANDON_SCRAPE_INTERVAL", default_value_t = 15)]
     pub scrape_interval: u64,
+    /// Seconds between evaluations of autoscaled services (Kubernetes' HPA sync period).
+    #[arg(long, env = "ANDON_AUTOSCALER_INTERVAL", default_value_t = 15)]
+    pub autoscaler_interval: u64,
     /// Seconds between evaluations of rule groups that set no `interval` of their own.
     #[arg(long, env = "ANDON_EVALUATION_INTERVAL", default_value_t = 15)]
     pub evaluation_interval: u64,

@@ -5,6 +5,7 @@ mod alerts;
 mod am_api;
 mod analysis;
 mod api;
+mod autoscaler;
 mod error;
 mod events;
 mod logs;
@@ -48,6 +49,8 @@ pub struct Config {
     pub reaper: Option<PathBuf>,
     /// Scraping, storage and query settings of the metrics engine.
     pub metrics: andon_metrics::Options,
+    /// How often autoscaled services are evaluated (Kubernetes' HPA sync period: 15 s).
+    pub autoscaler_interval: Duration,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             reaper: None,
             metrics: andon_metrics::Options::default(),
+            autoscaler_interval: Duration::from_secs(15),
         }
     }
 }
@@ -143,6 +147,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         config.reaper.clone(),
         engine.clone(),
         notifier.clone(),
+        config.autoscaler_interval,
     )
     .await;
     let state = AppState {

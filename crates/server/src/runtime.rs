@@ -22,6 +22,7 @@ pub(crate) struct Runtime {
     notifier: Arc<crate::notifier::Notifier>,
     pub(crate) supervisor: Arc<Supervisor>,
     pub(crate) rollouts: Arc<crate::rollouts::Rollouts>,
+    autoscalers: crate::autoscaler::Autoscalers,
     /// Why a service has no address, when its port could not be served.
     route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
 }
@@ -70,6 +71,7 @@ impl Runtime {
         reaper: Option<std::path::PathBuf>,
         metrics: Arc<andon_metrics::Engine>,
         notifier: Arc<crate::notifier::Notifier>,
+        autoscaler_interval: Duration,
     ) -> Runtime {
         let router = Router::new();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -93,13 +95,23 @@ impl Runtime {
             http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http(),
         });
-        let rollouts = Arc::new(crate::rollouts::Rollouts::new(deps, router.clone(), tx));
+        let rollouts = Arc::new(crate::rollouts::Rollouts::new(deps, router.clone(), tx.clone()));
+        let autoscalers = crate::autoscaler::Autoscalers::default();
+        tokio::spawn(crate::autoscaler::run(
+            store.clone(),
+            supervisor.clone(),
+            metrics.clone(),
+            autoscalers.clone(),
+            tx,
+            autoscaler_interval,
+        ));
         let rt = Runtime {
             router,
             metrics,
             notifier,
             supervisor,
             rollouts,
+            autoscalers,
             route_errors: Arc::default(),
         };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
@@ -291,6 +303,9 @@ impl Runtime {
         }
         if let Some(r) = self.rollouts.status(key) {
             v["rollout"] = r;
+        }
+        if let Some(a) = self.autoscalers.status(key) {
+            v["autoscaling"] = a;
         }
         v["observedGeneration"] = json!(generation);
         Some(v)

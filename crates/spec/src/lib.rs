@@ -5,6 +5,7 @@
 //! Pure: no IO beyond reading the files `lint::collect_inputs` is given.
 
 pub mod analysis;
+pub mod autoscaling;
 pub mod decode;
 pub mod diag;
 pub mod environment;

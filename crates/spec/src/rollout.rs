@@ -113,5 +113,6 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         progress_deadline_seconds,
         paused,
         restarted_at: None,
+        autoscaling: None,
     })
 }

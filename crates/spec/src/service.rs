@@ -51,13 +51,23 @@ pub struct ServiceSpec {
     /// every instance is replaced through the strategy, like `kubectl rollout restart`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
+    /// The replica count follows these metrics (Kubernetes' HorizontalPodAutoscaler).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<crate::autoscaling::Autoscaling>,
 }
 
 /// The fields of a Service spec that say how many instances run, where they are served
 /// and how a new revision rolls out: changing them makes no new revision, and
 /// `andon rollout undo` keeps them as they are.
-pub const ROLLOUT_FIELDS: &[&str] =
-    &["replicas", "ports", "strategy", "minReadySeconds", "progressDeadlineSeconds", "paused"];
+pub const ROLLOUT_FIELDS: &[&str] = &[
+    "replicas",
+    "ports",
+    "strategy",
+    "minReadySeconds",
+    "progressDeadlineSeconds",
+    "paused",
+    "autoscaling",
+];
 
 /// The fields of a Service (and of an Argo Rollout) that say how revisions roll out.
 pub(crate) struct RolloutSettings {
@@ -220,6 +230,7 @@ const SERVICE_FIELDS: &[&str] = &[
     "progressDeadlineSeconds",
     "paused",
     "restartedAt",
+    "autoscaling",
 ];
 const PROBE_FIELDS: &[&str] = &[
     "httpGet",
@@ -290,6 +301,34 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         }
         Some(text)
     });
+    let autoscaling = o.opt("autoscaling").and_then(|n| {
+        let p = o.path_of("autoscaling");
+        let a = crate::autoscaling::decode(ctx, n, &p)?;
+        // Utilization is relative to each instance's request.
+        let default_cpu = a.metrics.is_empty().then_some("cpu");
+        let needs = a
+            .metrics
+            .iter()
+            .filter_map(|m| match m {
+                crate::autoscaling::ScaleMetric::Resource { resource }
+                    if resource.target.kind == "Utilization" =>
+                {
+                    Some(resource.name.as_str())
+                }
+                _ => None,
+            })
+            .chain(default_cpu);
+        for name in needs {
+            if !resources.requests.contains_key(name) {
+                ctx.error(
+                    n.pos,
+                    &p,
+                    format!("a {name} utilization target needs resources.requests.{name}"),
+                );
+            }
+        }
+        Some(a)
+    });
     (ctx.diags.len() == errors_before).then_some(ServiceSpec {
         replicas,
         image,
@@ -308,6 +347,7 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<ServiceSpec> {
         progress_deadline_seconds,
         paused,
         restarted_at,
+        autoscaling,
     })
 }
 
