@@ -1,5 +1,5 @@
-//! Checks of delivery resources beyond their shape: analysis conditions that do not
-//! parse, and strategies naming analysis templates that do not exist or leave one of
+//! Checks of delivery resources beyond their shape: analysis conditions and PromQL
+//! queries (of analysis metrics and autoscaling metrics) that do not parse, and strategies naming analysis templates that do not exist or leave one of
 //! a template's arguments without a value. Each problem points at the document and the
 //! field.
 
@@ -96,6 +96,15 @@ pub fn check_manifests(manifests: &[Manifest], known: &BTreeSet<TemplateKey>) ->
         match &m.spec {
             Spec::AnalysisTemplate(t) => {
                 for (i, metric) in t.metrics.iter().enumerate() {
+                    if let andon_spec::analysis::Provider::Prometheus(p) = &metric.provider
+                        && !p.query.contains("{{")
+                        && let Err(e) = andon_promql::parse(&p.query)
+                    {
+                        out.push(at(
+                            format!("spec.metrics[{i}].provider.prometheus.query"),
+                            e.to_string(),
+                        ));
+                    }
                     for (field, cond) in [
                         ("successCondition", &metric.success_condition),
                         ("failureCondition", &metric.failure_condition),
@@ -111,6 +120,25 @@ pub fn check_manifests(manifests: &[Manifest], known: &BTreeSet<TemplateKey>) ->
                 }
             }
             Spec::Service(s) => {
+                if let Some(a) = &s.autoscaling {
+                    for (i, m) in a.metrics.iter().enumerate() {
+                        use andon_spec::autoscaling::ScaleMetric;
+                        let (field, q) = match m {
+                            ScaleMetric::Resource { .. } => continue,
+                            ScaleMetric::Pods { pods } => ("pods", &pods.metric.query),
+                            ScaleMetric::Object { object } => ("object", &object.metric.query),
+                            ScaleMetric::External { external } => {
+                                ("external", &external.metric.query)
+                            }
+                        };
+                        if let Err(e) = andon_promql::parse(q) {
+                            out.push(at(
+                                format!("spec.autoscaling.metrics[{i}].{field}.metric.query"),
+                                e.to_string(),
+                            ));
+                        }
+                    }
+                }
                 let Some(strategy) = &s.strategy else { continue };
                 for (path, a) in analysis_refs(strategy) {
                     for (j, arg) in a.args.iter().enumerate() {
@@ -204,5 +232,20 @@ mod tests {
             "1:1 spec.strategy.canary.steps[1].analysis.args: the template's argument \"where\" needs a value here"
         );
         assert!(got[2].starts_with("15:1 spec.metrics[0].successCondition: "), "{got:?}");
+    }
+
+    #[test]
+    fn promql_queries_are_parsed() {
+        let t = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: q}\nspec:\n  metrics:\n  - name: m\n    provider: {prometheus: {query: 'sum(rate(x[5m]'}}\n";
+        let got = messages(&check_manifests(&manifests(t), &BTreeSet::new()));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("1:1 spec.metrics[0].provider.prometheus.query: "), "{got:?}");
+        let s = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: w}\nspec:\n  command: [x]\n  autoscaling:\n    maxReplicas: 3\n    metrics:\n    - type: External\n      external: {metric: {name: q, query: 'rate(('}, target: {type: Value, value: 1}}\n";
+        let got = messages(&check_manifests(&manifests(s), &BTreeSet::new()));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("1:1 spec.autoscaling.metrics[0].external.metric.query: "),
+            "{got:?}"
+        );
     }
 }
