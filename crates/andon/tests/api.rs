@@ -41,6 +41,18 @@ fn tables_give_each_kind_its_own_columns() {
         out.starts_with("NAME     METRICS           AGE\nerrors   error-ratio,p99   "),
         "{out}"
     );
+    let ebp = write(
+        tmp.path(),
+        "ebp.yaml",
+        "apiVersion: andon.dev/v1\nkind: ErrorBudgetPolicy\nmetadata: {name: freeze}\nspec: {slo: shop-availability, freezeRolloutsBelow: 10%}\n",
+    );
+    let o = a.cli(&["apply", "-f", &ebp]);
+    assert_eq!(stdout(&o), "errorbudgetpolicy/freeze created\n", "{}", stderr(&o));
+    let out = stdout(&a.cli(&["get", "ebp"]));
+    assert!(
+        out.starts_with("NAME     SLO                 FREEZE-BELOW   SERVICES              AGE\nfreeze   shop-availability   10%            (the SLO's service)   "),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +185,7 @@ async fn namespaces_are_part_of_identity() {
         (s, v["detail"].as_str().unwrap()),
         (
             404,
-            "unknown resource type \"widgets\"; known: services, environments, scrapeconfigs, prometheusrules, prometheusservicelevels, alertmanagerconfigs, analysistemplates, clusteranalysistemplates"
+            "unknown resource type \"widgets\"; known: services, environments, scrapeconfigs, prometheusrules, prometheusservicelevels, alertmanagerconfigs, analysistemplates, clusteranalysistemplates, errorbudgetpolicies"
         )
     );
     let (s, v) = request(&c, Method::GET, "/api/v1/services?limit=many", None).await;
@@ -268,7 +280,7 @@ async fn cli_exit_codes_follow_the_convention() {
         (o.status.code(), stderr(&o).as_str()),
         (
             Some(2),
-            "error: Invalid input (400): unknown resource type \"pods\"; known: service (svc), environment (env), scrapeconfig (scfg), prometheusrule (rules, promrule), prometheusservicelevel (slo, slos), alertmanagerconfig (amconfig), analysistemplate (at), clusteranalysistemplate (cat)\n"
+            "error: Invalid input (400): unknown resource type \"pods\"; known: service (svc), environment (env), scrapeconfig (scfg), prometheusrule (rules, promrule), prometheusservicelevel (slo, slos), alertmanagerconfig (amconfig), analysistemplate (at), clusteranalysistemplate (cat), errorbudgetpolicy (ebp)\n"
         )
     );
     let o = cli_with_stdin(nowhere, &["frobnicate"], None);

@@ -363,3 +363,98 @@ async fn the_demo_under_load_scales_out_and_back_in_after_the_window() {
     let kinds = event_kinds(&c, 5000).await;
     assert!(kinds.iter().filter(|k| *k == "autoscaler.scaled").count() >= 2, "{kinds:?}");
 }
+
+const SHOP_SLO: &str = r#"version: "prometheus/v1"
+service: "shop"
+slos:
+  - name: "availability"
+    objective: 99
+    sli:
+      events:
+        error_query: sum(rate(andon_router_requests_total{service="default/shop",code=~"5.."}[{{.window}}])) or vector(0)
+        total_query: sum(rate(andon_router_requests_total{service="default/shop"}[{{.window}}]))
+    alerting:
+      page_alert: {disable: true}
+      ticket_alert: {disable: true}
+"#;
+
+#[tokio::test]
+async fn an_exhausted_error_budget_freezes_rollouts_until_an_audited_override() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start_with(
+        &tmp.path().join("data"),
+        &["--scrape-interval", "1", "--evaluation-interval", "1"],
+    );
+    let c = a.client();
+    // A shop failing half its requests spends its budget at once.
+    let svc = service("shop", 1, "1", "    canary:\n      steps: [{setWeight: 50}, {analysis: {templates: [{templateName: burn}]}}, {pause: {}}]\n")
+        .replace(
+            "  - {name: VERSION, value: \"1\"}\n",
+            "  - {name: VERSION, value: \"1\"}\n  - {name: ERROR_RATE, value: \"0.5\"}\n",
+        );
+    // The canary's analysis asks the same SLO for its burn rate over 5 minutes.
+    apply(&c, "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: burn}\nspec:\n  metrics:\n  - name: burn-rate\n    successCondition: result.burnRate < 1\n    provider: {slo: {name: shop-availability, window: 5m}}\n").await;
+    apply(&c, &svc).await;
+    apply(&c, SHOP_SLO).await;
+    apply(&c, "apiVersion: andon.dev/v1\nkind: ErrorBudgetPolicy\nmetadata: {name: shop-freeze}\nspec: {slo: shop-availability, freezeRolloutsBelow: 25%}\n").await;
+    let st = wait_for(&c, "shop", "ready", |s| s["readyReplicas"] == 1).await;
+    let url = st["url"].as_str().unwrap().to_owned();
+    let l = load(&url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, s) = request(&c, Method::GET, "/api/v1/slo-status/shop-availability", None).await;
+        if s["budgetRemaining"].as_f64().is_some_and(|b| b < 0.25) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the budget was not spent: {s}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let _ = l.finish().await;
+
+    // The rollout does not start; status and CLI say why; the journal records it.
+    let o = a.cli(&["set", "env", "shop", "VERSION=2", "ERROR_RATE-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = wait_rollout(&c, "shop", "the freeze", |r| r["phase"] == "Paused").await;
+    assert!(
+        r["message"].as_str().unwrap().starts_with("ErrorBudgetFrozen: SLO shop-availability has "),
+        "{r}"
+    );
+    assert!(r["currentRevision"].is_null(), "nothing rolls out: {r}");
+    let o = a.cli(&["rollout", "status", "shop"]);
+    assert!(
+        stdout(&o).contains("below the 25% of ErrorBudgetPolicy shop-freeze"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(event_kinds(&c, 5000).await.iter().any(|k| k == "rollout.frozen"));
+
+    // An override needs a reason, and the journal keeps who gave it and why.
+    let o = a.cli(&["rollout", "override-freeze", "shop"]);
+    assert_eq!(o.status.code(), Some(2), "the reason is required");
+    let (s, v) = request(
+        &c,
+        Method::POST,
+        "/api/v1/services/shop/rollout/override-freeze?reason=fixes%20the%20errors",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    wait_rollout(&c, "shop", "the rollout under way", |r| r["currentRevision"].is_string()).await;
+    let (_, ev) = request(&c, Method::GET, "/api/v1/events?limit=5000", None).await;
+    let o = ev["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "rollout.freeze_overridden")
+        .unwrap_or_else(|| panic!("no override event"));
+    assert_eq!(
+        (o["actor"].as_str(), o["data"]["reason"].as_str()),
+        (Some("tester"), Some("fixes the errors"))
+    );
+    // The slo provider sees the budget burning (about 50× over 5 minutes): rolled back.
+    let r = wait_rollout(&c, "shop", "the burn-rate analysis", |r| r["phase"] == "Degraded").await;
+    assert!(r["message"].as_str().unwrap().contains("burn-rate"), "{r}");
+    let m = &r["measurements"][0];
+    assert_eq!(m["phase"], "Failed", "{r}");
+    assert!(m["value"].as_str().unwrap().contains("burnRate:"), "{m}");
+}

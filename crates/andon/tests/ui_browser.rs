@@ -167,6 +167,7 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/alertmanagerconfigs",
             "/ui/analysistemplates",
             "/ui/clusteranalysistemplates",
+            "/ui/errorbudgetpolicies",
             "/ui/metrics",
             "/ui/alerts",
             "/ui/slos",

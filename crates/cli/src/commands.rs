@@ -317,6 +317,7 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
         "PrometheusRule" => &["GROUPS", "RULES"],
         "PrometheusServiceLevel" => &["SERVICE", "SLOS"],
         "AnalysisTemplate" | "ClusterAnalysisTemplate" => &["METRICS"],
+        "ErrorBudgetPolicy" => &["SLO", "FREEZE-BELOW", "SERVICES"],
         _ => &[],
     };
     header.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -365,6 +366,21 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
                     .unwrap_or(doc["metadata"]["name"].as_str().unwrap_or(""));
                 r.push(service.to_owned());
                 r.push(body["slos"].as_array().map_or(1, Vec::len).to_string());
+            }
+            "ErrorBudgetPolicy" => {
+                r.push(spec["slo"].as_str().unwrap_or("").to_owned());
+                r.push(format!("{}%", spec["freezeRolloutsBelow"]));
+                let services: Vec<&str> = spec["services"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str())
+                    .collect();
+                r.push(if services.is_empty() {
+                    "(the SLO's service)".into()
+                } else {
+                    services.join(",")
+                });
             }
             "AnalysisTemplate" | "ClusterAnalysisTemplate" => {
                 let names: Vec<&str> = spec["metrics"]
@@ -1319,7 +1335,7 @@ async fn promql_query(
 }
 
 /// `application/x-www-form-urlencoded` escaping.
-fn form_escape(s: &str) -> String {
+pub(crate) fn form_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

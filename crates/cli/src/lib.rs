@@ -327,6 +327,13 @@ pub enum RolloutCommand {
     },
     /// Replace every instance through the service's strategy, like `kubectl rollout restart`.
     Restart { service: String },
+    /// Let a rollout an error-budget policy holds back start anyway (recorded in the
+    /// journal with who and why).
+    OverrideFreeze {
+        service: String,
+        #[arg(long, required = true)]
+        reason: String,
+    },
     /// The revisions kept for undo.
     History {
         service: String,

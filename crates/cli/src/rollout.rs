@@ -43,6 +43,10 @@ pub(crate) async fn run(c: &Client, ns: &str, what: RolloutCommand) -> Result<u8
         RolloutCommand::Restart { service } => {
             say(&service, &post(&service, "restart", String::new()).await?)
         }
+        RolloutCommand::OverrideFreeze { service, reason } => {
+            let q = format!("?reason={}", crate::commands::form_escape(&reason));
+            say(&service, &post(&service, "override-freeze", q).await?)
+        }
         RolloutCommand::Undo { service, to_revision } => {
             let q = to_revision.map(|n| format!("?toRevision={n}")).unwrap_or_default();
             say(&service, &post(&service, "undo", q).await?)

@@ -116,6 +116,12 @@ pub struct State {
     pub runs: Vec<Run>,
     /// When the rollout last made progress (for progressDeadlineSeconds).
     pub progress_ms: i64,
+    /// A revision held back by an error-budget freeze (its event was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<String>,
+    /// A revision an operator let start despite the freeze.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeze_override: Option<String>,
 }
 
 /// What the rollout sees at one moment.
@@ -132,6 +138,8 @@ pub struct Input<'a> {
     pub progress_deadline_seconds: i64,
     /// Instances per revision.
     pub observed: &'a BTreeMap<String, Counts>,
+    /// Why new rollouts may not start now (an error-budget policy), if they may not.
+    pub freeze: Option<&'a str>,
 }
 
 /// A header route in force: requests matching it go to `revision`.
@@ -174,6 +182,8 @@ pub enum Command {
     Pause,
     /// Lift a pause by the operator.
     Resume,
+    /// Let the revision an error-budget freeze holds back start anyway.
+    OverrideFreeze,
 }
 
 impl State {
@@ -183,6 +193,13 @@ impl State {
         c: Command,
         now_ms: i64,
     ) -> Result<(&'static str, serde_json::Value), String> {
+        if c == Command::OverrideFreeze {
+            let Some(rev) = self.frozen.clone() else {
+                return Err("no rollout is held back by an error-budget freeze".into());
+            };
+            self.freeze_override = Some(rev.clone());
+            return Ok(("rollout.freeze_overridden", json!({"revision": rev})));
+        }
         let Some(current) = self.current.clone() else {
             return Err("no rollout in progress: the service runs its stable revision".into());
         };
@@ -229,6 +246,7 @@ impl State {
                 self.pause = Some(PauseReason::PausedByUser);
                 Ok(("rollout.paused", json!({"revision": current, "reason": "PausedByUser"})))
             }
+            Command::OverrideFreeze => Err("no rollout is held back".into()),
             Command::Resume => {
                 if self.pause != Some(PauseReason::PausedByUser) {
                     return Err("the rollout is not paused by a user".into());
@@ -320,6 +338,7 @@ impl State {
         };
 
         if input.desired == stable {
+            self.frozen = None;
             if let Some(cur) = self.current.take() {
                 // Back to the stable revision while rolling out: no steps, traffic at once.
                 plan.events
@@ -328,7 +347,26 @@ impl State {
                 self.scale_down_later(&cur, now, delay);
                 self.restart_rollout(now);
             }
+        } else if self.current.as_deref() != Some(input.desired)
+            && let Some(reason) =
+                input.freeze.filter(|_| self.freeze_override.as_deref() != Some(input.desired))
+        {
+            // An error-budget policy holds new rollouts back: the running revisions stay.
+            if self.frozen.as_deref() != Some(input.desired) {
+                self.frozen = Some(input.desired.to_owned());
+                plan.events
+                    .push(("rollout.frozen", json!({"revision": input.desired, "reason": reason})));
+            }
+            if self.current.is_none() {
+                plan.sets.insert(stable.clone(), n);
+                plan.weights = vec![(stable.clone(), 100)];
+                let mut plan = self.finish(plan, input);
+                plan.phase = Phase::Paused;
+                plan.message = format!("ErrorBudgetFrozen: {reason}");
+                return plan;
+            }
         } else if self.current.as_deref() != Some(input.desired) {
+            self.frozen = None;
             if let Some(prev) = self.current.take() {
                 self.scale_down_at.insert(prev, now);
             }
@@ -898,6 +936,7 @@ mod tests {
         strategy: Option<Strategy>,
         desired: String,
         paused: bool,
+        freeze: Option<String>,
     }
 
     impl World {
@@ -910,6 +949,7 @@ mod tests {
                 strategy,
                 desired: "a".into(),
                 paused: false,
+                freeze: None,
             };
             let p = w.tick();
             w.settle(&p);
@@ -926,6 +966,7 @@ mod tests {
                 paused: self.paused,
                 progress_deadline_seconds: 600,
                 observed: &self.observed,
+                freeze: self.freeze.as_deref(),
             };
             self.state.reconcile(&input)
         }
@@ -993,6 +1034,30 @@ mod tests {
 
     fn ws(p: &Plan) -> Vec<(&str, u32)> {
         p.weights.iter().map(|(r, w)| (r.as_str(), *w)).collect()
+    }
+
+    #[test]
+    fn an_error_budget_freeze_holds_new_rollouts_until_overridden() {
+        let mut w = World::new(4, Some(canary(vec![weight(50), pause(None)])));
+        w.freeze = Some("SLO shop-availability has 3% of its budget left".into());
+        w.desired = "b".into();
+        let p = w.tick();
+        assert_eq!(p.phase, Phase::Paused);
+        assert!(p.message.starts_with("ErrorBudgetFrozen: SLO shop-availability"), "{}", p.message);
+        assert_eq!(sets(&p), [("a", 4)], "the stable revision keeps running, b does not start");
+        assert_eq!(ws(&p), [("a", 100)]);
+        assert_eq!(p.events.iter().filter(|(k, _)| *k == "rollout.frozen").count(), 1);
+        assert!(w.tick().events.is_empty(), "the freeze is recorded once");
+        // Other commands do not apply; the override does, once, for this revision.
+        assert!(w.state.command(Command::Promote { full: false }, w.now).is_err());
+        let (kind, _) = w.state.command(Command::OverrideFreeze, w.now).unwrap();
+        assert_eq!(kind, "rollout.freeze_overridden");
+        let p = w.run();
+        assert_eq!(ws(&p), [("a", 50), ("b", 50)], "the overridden rollout starts");
+        // Going back to the stable revision is never frozen.
+        w.desired = "a".into();
+        let p = w.run();
+        assert_eq!(p.phase, Phase::Healthy);
     }
 
     #[test]

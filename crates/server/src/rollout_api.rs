@@ -22,6 +22,8 @@ pub(crate) struct CommandQuery {
     full: bool,
     /// `undo`: the revision number to go back to (default: the previous one).
     to_revision: Option<u64>,
+    /// `override-freeze`: why (recorded in the journal).
+    reason: Option<String>,
 }
 
 fn service_of(t: &Target) -> Result<ObjectRef, ApiError> {
@@ -57,6 +59,15 @@ pub(crate) async fn command(
         "retry" => Command::Retry,
         "pause" => Command::Pause,
         "resume" => Command::Resume,
+        "override-freeze" => {
+            if q.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                return Err(ApiError::new(
+                    ErrorKind::InvalidArgument,
+                    "override-freeze needs a reason (?reason=…); it is recorded in the journal",
+                ));
+            }
+            Command::OverrideFreeze
+        }
         "undo" => return undo(&s, &stored, q.to_revision, &headers).await,
         "restart" => {
             let mut spec = stored.spec.clone();
@@ -68,7 +79,7 @@ pub(crate) async fn command(
             return Err(ApiError::new(
                 ErrorKind::NotFound,
                 format!(
-                    "unknown rollout action {other:?}; known: promote, abort, retry, pause, resume, undo, restart"
+                    "unknown rollout action {other:?}; known: promote, abort, retry, pause, resume, undo, restart, override-freeze"
                 ),
             ));
         }
@@ -76,7 +87,7 @@ pub(crate) async fn command(
     let message = s
         .runtime
         .rollouts
-        .command(&key, c)
+        .command(&key, c, crate::api::actor(&headers), q.reason.clone())
         .await
         .map_err(|e| ApiError::new(ErrorKind::Conflict, e))?;
     Ok(Json(json!({"message": message})))

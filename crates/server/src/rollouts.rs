@@ -24,6 +24,9 @@ use tokio::task::JoinHandle;
 
 use crate::analysis::{self, Deps, RunUpdate, RunView, Subject};
 
+/// How often a frozen rollout looks at the error budget again.
+const FREEZE_RECHECK_MS: i64 = 15_000;
+
 /// Revisions kept for `andon rollout undo` (Kubernetes' revisionHistoryLimit default).
 const HISTORY_LIMIT: usize = 10;
 
@@ -47,9 +50,17 @@ struct Saved {
 
 type Reply = oneshot::Sender<Result<String, String>>;
 
+/// An operator's command, who gave it, and why (recorded with its event).
+struct Order {
+    command: Command,
+    actor: String,
+    reason: Option<String>,
+    reply: Reply,
+}
+
 struct Handle {
     spec: watch::Sender<Option<Arc<ServiceSpec>>>,
-    commands: mpsc::UnboundedSender<(Command, Reply)>,
+    commands: mpsc::UnboundedSender<Order>,
     view: Arc<Mutex<serde_json::Value>>,
     history: Arc<Mutex<Vec<HistoryEntry>>>,
     task: JoinHandle<()>,
@@ -129,12 +140,21 @@ impl Rollouts {
     }
 
     /// Carries out an operator's command; the answer says what happened or why not.
-    pub(crate) async fn command(&self, key: &ObjectRef, c: Command) -> Result<String, String> {
+    /// The command's journal event names `actor` and carries `reason`.
+    pub(crate) async fn command(
+        &self,
+        key: &ObjectRef,
+        command: Command,
+        actor: String,
+        reason: Option<String>,
+    ) -> Result<String, String> {
         let (tx, rx) = oneshot::channel();
         {
             let services = self.services.lock().map_err(|_| "rollouts unavailable".to_owned())?;
             let h = services.get(key).ok_or_else(|| format!("{key} is not running"))?;
-            h.commands.send((c, tx)).map_err(|_| format!("the rollout of {key} has stopped"))?;
+            h.commands
+                .send(Order { command, actor, reason, reply: tx })
+                .map_err(|_| format!("the rollout of {key} has stopped"))?;
         }
         rx.await.map_err(|_| format!("the rollout of {key} has stopped"))?
     }
@@ -274,7 +294,7 @@ impl Controller {
     async fn run(
         self,
         mut spec_rx: watch::Receiver<Option<Arc<ServiceSpec>>>,
-        mut cmd_rx: mpsc::UnboundedReceiver<(Command, Reply)>,
+        mut cmd_rx: mpsc::UnboundedReceiver<Order>,
     ) {
         let saved = self.restore().await;
         let mut last_saved = serde_json::to_value(&saved).unwrap_or_default();
@@ -317,6 +337,10 @@ impl Controller {
             });
             trim_history(&mut history, &in_play);
 
+            let would_start = state.stable.as_deref().is_some_and(|s| s != desired)
+                && state.current.as_deref() != Some(desired.as_str())
+                && state.freeze_override.as_deref() != Some(desired.as_str());
+            let freeze = if would_start { self.freeze_reason().await } else { None };
             let now = now_ms();
             let status = self.deps.supervisor.status(&self.key).unwrap_or_default();
             let (observed, ready_wake) = observe(&status, spec.min_ready_seconds, now);
@@ -328,6 +352,7 @@ impl Controller {
                 paused: spec.paused,
                 progress_deadline_seconds: spec.progress_deadline(),
                 observed: &observed,
+                freeze: freeze.as_deref(),
             };
             let plan = state.reconcile(&input);
 
@@ -431,7 +456,12 @@ impl Controller {
                 && plan.phase == andon_delivery::rollout::Phase::Progressing
                 && spec.progress_deadline() > 0)
                 .then(|| state.progress_ms + spec.progress_deadline() * 1000 + 1);
-            let wake = [plan.wake_at_ms, ready_wake, deadline_wake].into_iter().flatten().min();
+            // A freeze is looked at again, as the budget recovers.
+            let freeze_wake = freeze.as_ref().map(|_| now_ms() + FREEZE_RECHECK_MS);
+            let wake = [plan.wake_at_ms, ready_wake, deadline_wake, freeze_wake]
+                .into_iter()
+                .flatten()
+                .min();
             let sleep = async {
                 match wake {
                     Some(t) => {
@@ -464,16 +494,21 @@ impl Controller {
                         state.set_run_phase(&u.key, &u.revision, u.phase, u.message);
                     }
                 }
-                Some((c, reply)) = cmd_rx.recv() => {
-                    let r = state.command(c, now_ms());
+                Some(order) = cmd_rx.recv() => {
+                    let r = state.command(order.command, now_ms());
                     let answer = match r {
-                        Ok((kind, data)) => {
-                            pending.push(self.event(kind, data));
+                        Ok((kind, mut data)) => {
+                            if let (Some(reason), Some(o)) = (&order.reason, data.as_object_mut()) {
+                                o.insert("reason".into(), json!(reason));
+                            }
+                            let mut e = self.event(kind, data);
+                            e.actor = order.actor;
+                            pending.push(e);
                             Ok(kind.trim_start_matches("rollout.").replace('_', " "))
                         }
                         Err(e) => Err(e),
                     };
-                    let _ = reply.send(answer);
+                    let _ = order.reply.send(answer);
                 }
                 () = sleep => {}
             }
@@ -482,6 +517,60 @@ impl Controller {
             r.task.abort();
         }
         self.router.remove(&preview_key(&self.key));
+    }
+
+    /// Why new rollouts of this service may not start now: an ErrorBudgetPolicy covering
+    /// it whose SLO has less budget left than its threshold. An SLO without data does
+    /// not freeze (its budget is unknown).
+    async fn freeze_reason(&self) -> Option<String> {
+        let policies = self
+            .deps
+            .store
+            .list("ErrorBudgetPolicy", Some(&self.key.namespace), None, 1000)
+            .await
+            .ok()?;
+        let slos = self.deps.metrics.slos();
+        for p in policies {
+            let Some(slo_id) = p.spec["slo"].as_str() else { continue };
+            let below = p.spec["freezeRolloutsBelow"].as_f64().unwrap_or(0.0);
+            let Some((source, slo)) = slos.iter().find(|(src, s)| {
+                s.id == slo_id && src.split('/').next() == Some(self.key.namespace.as_str())
+            }) else {
+                continue;
+            };
+            let services: Vec<&str> = p.spec["services"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str())
+                .collect();
+            let covered = if services.is_empty() {
+                slo.service == self.key.name
+            } else {
+                services.contains(&self.key.name.as_str())
+            };
+            if !covered {
+                continue;
+            }
+            let engine = self.deps.metrics.clone();
+            let (source, slo) = (source.clone(), slo.clone());
+            let remaining = tokio::task::spawn_blocking(move || {
+                let groups = engine.rule_groups();
+                andon_metrics::slo::status(&engine, &groups, &source, &slo, now_ms())
+                    .budget_remaining
+            })
+            .await
+            .ok()
+            .flatten()?;
+            if remaining * 100.0 < below {
+                return Some(format!(
+                    "SLO {slo_id} has {:.1}% of its error budget left, below the {below}% of ErrorBudgetPolicy {}",
+                    remaining * 100.0,
+                    p.name
+                ));
+            }
+        }
+        None
     }
 
     /// Serves the preview revision on its own address (or stops serving it).

@@ -70,6 +70,15 @@ pub const CLUSTER_ANALYSIS_TEMPLATE: KindInfo = KindInfo {
     short: &["cat"],
 };
 
+/// While an SLO's remaining error budget is below a threshold, rollouts of the services
+/// it covers do not start.
+pub const ERROR_BUDGET_POLICY: KindInfo = KindInfo {
+    kind: "ErrorBudgetPolicy",
+    plural: "errorbudgetpolicies",
+    singular: "errorbudgetpolicy",
+    short: &["ebp"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
 pub const KINDS: &[KindInfo] = &[
     SERVICE,
@@ -80,6 +89,7 @@ pub const KINDS: &[KindInfo] = &[
     ALERTMANAGER_CONFIG,
     ANALYSIS_TEMPLATE,
     CLUSTER_ANALYSIS_TEMPLATE,
+    ERROR_BUDGET_POLICY,
 ];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).

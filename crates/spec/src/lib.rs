@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod autoscaling;
+pub mod budget_policy;
 pub mod decode;
 pub mod diag;
 pub mod environment;

@@ -27,6 +27,7 @@ pub enum Spec {
     Environment(EnvironmentSpec),
     ScrapeConfig(Box<ScrapeConfigSpec>),
     AnalysisTemplate(Box<AnalysisTemplateSpec>),
+    ErrorBudgetPolicy(crate::budget_policy::ErrorBudgetPolicySpec),
     /// A format another crate validates in depth (rule files): the spec as
     /// written, and its tree for positions.
     Foreign(Box<ForeignSpec>),
@@ -404,6 +405,10 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
             .require(ctx, "spec")
             .and_then(|n| crate::analysis::decode(ctx, n, "spec"))
             .map(|s| Spec::AnalysisTemplate(Box::new(s))),
+        Some(k) if k.kind == "ErrorBudgetPolicy" => o
+            .require(ctx, "spec")
+            .and_then(|n| crate::budget_policy::decode(ctx, n, "spec"))
+            .map(Spec::ErrorBudgetPolicy),
         Some(k) if k.kind == "Service" => o
             .require(ctx, "spec")
             .and_then(|n| service::decode(ctx, n, "spec"))
