@@ -459,6 +459,18 @@ async fn health_readiness_and_metrics() {
     assert!(html.contains("<h1>Not found</h1><p>service default/nope not found</p>"), "{html}");
 }
 
+#[test]
+fn every_example_lints() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let o = cli_with_stdin("http://127.0.0.1:9", &["lint", examples], None);
+    assert_eq!(
+        (o.status.code(), stdout(&o).as_str()),
+        (Some(0), "ok: 7 resources in 5 files\n"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[tokio::test]
 async fn up_runs_the_quickstart_as_the_readme_says() {
     use std::io::BufRead;
