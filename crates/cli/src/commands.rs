@@ -369,7 +369,7 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
             }
             "ErrorBudgetPolicy" => {
                 r.push(spec["slo"].as_str().unwrap_or("").to_owned());
-                r.push(format!("{}%", spec["freezeRolloutsBelow"]));
+                r.push(format!("{}%", spec["freezeRolloutsBelow"].as_f64().unwrap_or(0.0)));
                 let services: Vec<&str> = spec["services"]
                     .as_array()
                     .into_iter()
