@@ -411,6 +411,15 @@ async fn an_exhausted_error_budget_freezes_rollouts_until_an_audited_override() 
     }
     let _ = l.finish().await;
 
+    // The SLOs page shows the policy in force.
+    let (_, page) = request(&c, Method::GET, "/ui/slos", None).await;
+    assert!(
+        page.as_str()
+            .unwrap()
+            .contains("shop-freeze: freeze below 25% — <span class=\"bad\">rollouts frozen</span>"),
+        "the SLOs page shows the freeze"
+    );
+
     // The rollout does not start; status and CLI say why; the journal records it.
     let o = a.cli(&["set", "env", "shop", "VERSION=2", "ERROR_RATE-"]);
     assert!(o.status.success(), "{}", stderr(&o));

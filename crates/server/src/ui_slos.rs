@@ -1,6 +1,7 @@
 //! The SLOs page: every SLO with its objective, errors now, error budget left,
 //! burn rates and projected exhaustion, and the budget's burn-down over the
-//! SLO period as a chart (from the recorded `slo:period_error_budget_remaining:ratio`).
+//! SLO period as a chart (from the recorded `slo:period_error_budget_remaining:ratio`),
+//! and the error-budget policies on each SLO with whether they freeze rollouts now.
 
 use std::fmt::Write as _;
 
@@ -33,7 +34,8 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
         body.push_str("<p class=\"muted\">No SLOs. Apply a Sloth or OpenSLO spec with <code>andon apply -f slo.yml</code>.</p>");
         return layout("SLOs", "slos", &body);
     }
-    body.push_str("<table><thead><tr><th>SLO</th><th>objective</th><th>errors (5m)</th><th>budget left</th><th>burn 5m · 1h · 6h · 1d · 3d</th><th>exhausted in</th><th>firing</th></tr></thead><tbody>");
+    let policies = s.store.list("ErrorBudgetPolicy", None, None, 1000).await.unwrap_or_default();
+    body.push_str("<table><thead><tr><th>SLO</th><th>objective</th><th>errors (5m)</th><th>budget left</th><th>burn 5m · 1h · 6h · 1d · 3d</th><th>exhausted in</th><th>firing</th><th>rollout policy</th></tr></thead><tbody>");
     for (_, st) in &statuses {
         let burns: Vec<String> = andon_metrics::slo::BURN_WINDOWS
             .iter()
@@ -51,9 +53,24 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
             Some(_) => "ok",
             None => "",
         };
+        let ns = st.source.split('/').next().unwrap_or_default();
+        let policy: Vec<String> = policies
+            .iter()
+            .filter(|p| p.namespace == ns && p.spec["slo"].as_str() == Some(st.id.as_str()))
+            .map(|p| {
+                let below = p.spec["freezeRolloutsBelow"].as_f64().unwrap_or(0.0);
+                let frozen = st.budget_remaining.is_some_and(|r| r * 100.0 < below);
+                format!(
+                    "{}: freeze below {below}% — <span class=\"{}\">{}</span>",
+                    esc(&p.name),
+                    if frozen { "bad" } else { "ok" },
+                    if frozen { "rollouts frozen" } else { "rollouts allowed" }
+                )
+            })
+            .collect();
         let _ = write!(
             body,
-            "<tr><td>{id}<div class=\"muted\">{src}</div></td><td>{obj}% / {period}</td><td>{now}</td><td class=\"{left_class}\">{left}</td><td>{burns}</td><td>{ex}</td><td>{firing}</td></tr>",
+            "<tr><td>{id}<div class=\"muted\">{src}</div></td><td>{obj}% / {period}</td><td>{now}</td><td class=\"{left_class}\">{left}</td><td>{burns}</td><td>{ex}</td><td>{firing}</td><td>{policy}</td></tr>",
             id = esc(&st.id),
             src = esc(&st.source),
             obj = st.objective,
@@ -69,6 +86,7 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
             } else {
                 esc(&st.firing_alerts.join(", "))
             },
+            policy = if policy.is_empty() { "none".to_string() } else { policy.join("<br>") },
         );
     }
     body.push_str("</tbody></table>");
