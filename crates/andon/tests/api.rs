@@ -434,7 +434,12 @@ async fn health_readiness_and_metrics() {
         request(&c, Method::GET, "/readyz", None).await,
         (200, Value::String("ready\n".into()))
     );
-    let file = write(tmp.path(), "svc.yaml", SERVICE);
+    // An Environment: nothing runs, so the journal holds exactly the apply's event.
+    let file = write(
+        tmp.path(),
+        "env.yaml",
+        "apiVersion: andon.dev/v1\nkind: Environment\nmetadata: {name: staging}\n",
+    );
     a.cli(&["apply", "-f", &file]);
     let (_, m) = request(&c, Method::GET, "/metrics", None).await;
     let m = m.as_str().unwrap();

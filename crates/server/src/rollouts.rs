@@ -305,6 +305,8 @@ impl Controller {
         let mut sup_rx: Option<watch::Receiver<ServiceStatus>> = None;
         let mut pending: Vec<NewEvent> = Vec::new();
         let mut preview_addr: Option<SocketAddr> = None;
+        // Answers to commands, sent once their effect is in force and published.
+        let mut answers: Vec<(Reply, Result<String, String>)> = Vec::new();
         loop {
             let Some(spec) = spec_rx.borrow_and_update().clone() else { break };
             let desired = andon_supervisor::revision(&spec);
@@ -451,6 +453,9 @@ impl Controller {
             }
 
             self.publish(&state, &plan, &history, &runs, preview_addr);
+            for (reply, answer) in answers.drain(..) {
+                let _ = reply.send(answer);
+            }
 
             let deadline_wake = (state.current.is_some()
                 && plan.phase == andon_delivery::rollout::Phase::Progressing
@@ -508,7 +513,11 @@ impl Controller {
                         }
                         Err(e) => Err(e),
                     };
-                    let _ = order.reply.send(answer);
+                    if answer.is_ok() {
+                        answers.push((order.reply, answer));
+                    } else {
+                        let _ = order.reply.send(answer);
+                    }
                 }
                 () = sleep => {}
             }
