@@ -126,6 +126,11 @@ impl Rollouts {
         self.router.remove(&preview_key(key));
     }
 
+    /// Whether `key` has a rollout controller (it is being run).
+    pub(crate) fn runs(&self, key: &ObjectRef) -> bool {
+        self.services.lock().is_ok_and(|s| s.contains_key(key))
+    }
+
     /// The rollout part of a Service's status.
     pub(crate) fn status(&self, key: &ObjectRef) -> Option<serde_json::Value> {
         let services = self.services.lock().ok()?;

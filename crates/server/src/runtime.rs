@@ -292,7 +292,13 @@ impl Runtime {
 
     /// The status document of a Service, as stored and served.
     pub(crate) fn status_of(&self, key: &ObjectRef, generation: i64) -> Option<serde_json::Value> {
-        let s = self.supervisor.status(key)?;
+        // A service being started (its rollout reads its state back first) shows an empty
+        // live status, never the stored one a previous andon left.
+        let s = match self.supervisor.status(key) {
+            Some(s) => s,
+            None if self.rollouts.runs(key) => andon_supervisor::ServiceStatus::default(),
+            None => return None,
+        };
         let mut v = serde_json::to_value(&s).ok()?;
         if let Some(addr) = self.router.addr(key) {
             v["url"] = json!(format!("http://{addr}"));
