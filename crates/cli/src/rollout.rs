@@ -151,14 +151,11 @@ async fn status(
             _ => serde_json::to_string_pretty(r).unwrap_or_default(),
         };
         if text != last {
-            if fmt == Format::Table || !watch {
-                if fmt == Format::Table {
-                    output::line(&text);
-                } else {
-                    print_value(r, fmt);
-                }
-            } else {
-                output::line(&serde_json::to_string(r).unwrap_or_default());
+            match (fmt, watch) {
+                (Format::Table, _) => output::line(&text),
+                (_, false) => print_value(r, fmt),
+                // Watching: one JSON document per line, as it changes.
+                (_, true) => output::line(&serde_json::to_string(r).unwrap_or_default()),
             }
             last = text;
         }

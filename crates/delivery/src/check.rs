@@ -42,7 +42,8 @@ pub fn analysis_refs(strategy: &Strategy) -> Vec<(String, &AnalysisRef)> {
     out
 }
 
-fn key_of(namespace: &str, template: &andon_spec::strategy::TemplateRef) -> TemplateKey {
+/// Where the template a reference names is stored: (kind, namespace, name).
+pub fn key_of(namespace: &str, template: &andon_spec::strategy::TemplateRef) -> TemplateKey {
     if template.cluster_scope {
         ("ClusterAnalysisTemplate".into(), "default".into(), template.template_name.clone())
     } else {

@@ -147,6 +147,15 @@ impl Engine {
         &self.opts.query
     }
 
+    /// Evaluates a PromQL query at `t` (ms) with the engine's limits. Blocking: call off
+    /// the async workers.
+    pub fn instant_query(&self, query: &str, t: i64) -> Result<andon_promql::Value, String> {
+        let expr = andon_promql::parse(query).map_err(|e| format!("query {query:?}: {e}"))?;
+        andon_promql::instant_query(&*self.db, &expr, t, &self.opts.query)
+            .map(|out| out.value)
+            .map_err(|e| format!("query {query:?}: {e}"))
+    }
+
     /// The storage, for queries and imports.
     pub fn db(&self) -> &Arc<Tsdb> {
         &self.db

@@ -41,10 +41,10 @@ pub struct SloStatus {
     pub firing_alerts: Vec<String>,
 }
 
-fn scalar_of(engine: &Engine, expr: &str, t: i64) -> Option<f64> {
-    let e = andon_promql::parse(expr).ok()?;
-    let out = andon_promql::instant_query(&**engine.db(), &e, t, engine.query_options()).ok()?;
-    let v = match out.value {
+/// An SLO's error ratio over `window` at `t` (ms), from its recorded SLI; `None`
+/// without data. Blocking.
+pub fn error_ratio(engine: &Engine, slo: &Slo, window: &str, t: i64) -> Option<f64> {
+    let v = match engine.instant_query(&slo.sli_error_ratio_expr(window), t).ok()? {
         Value::Vector(v) if v.len() == 1 => v[0].v,
         Value::Scalar(v) => v,
         _ => return None,
@@ -63,7 +63,7 @@ pub fn status(
     t: i64,
 ) -> SloStatus {
     let budget = slo.error_budget_ratio();
-    let ratio = |w: &str| scalar_of(engine, &slo.sli_error_ratio_expr(w), t);
+    let ratio = |w: &str| error_ratio(engine, slo, w, t);
     let period = andon_promql::format_duration(slo.period_ms);
     let sli = ratio("5m");
     let period_ratio = ratio(&period);

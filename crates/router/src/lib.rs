@@ -123,6 +123,8 @@ struct Inner {
     dice: Dice,
     /// Metrics of services that were removed, kept so counters never go backwards.
     retired: RwLock<Vec<(String, Arc<metrics::ServiceMetrics>)>>,
+    /// source service → routes that serve the same endpoints (preview addresses).
+    mirrors: RwLock<HashMap<ObjectRef, Vec<ObjectRef>>>,
 }
 
 /// The router: cheap to clone.
@@ -156,6 +158,7 @@ impl Router {
                 client,
                 dice: Dice::new(seed),
                 retired: RwLock::new(Vec::new()),
+                mirrors: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -210,8 +213,31 @@ impl Router {
         l.as_ref().map(|(a, _)| *a)
     }
 
-    /// Stops serving a service.
+    /// Makes `mirror` serve `source`'s endpoints, now and whenever they change (with
+    /// its own policy): a preview address.
+    pub fn mirror(&self, mirror: &ObjectRef, source: &ObjectRef) {
+        // Registered and copied under the lock `set_endpoints` takes to update mirrors:
+        // a change of the source's endpoints lands either before the copy or after it.
+        let Ok(mut m) = self.inner.mirrors.write() else { return };
+        let list = m.entry(source.clone()).or_default();
+        if !list.contains(mirror) {
+            list.push(mirror.clone());
+        }
+        let r = self.route(mirror);
+        if let Ok(mut e) = r.endpoints.write() {
+            *e = self.endpoints(source);
+        }
+        r.rebuild();
+    }
+
+    /// Stops serving a service (and mirroring it or into it).
     pub fn remove(&self, key: &ObjectRef) {
+        if let Ok(mut m) = self.inner.mirrors.write() {
+            m.remove(key);
+            for list in m.values_mut() {
+                list.retain(|k| k != key);
+            }
+        }
         let removed = self.inner.routes.write().ok().and_then(|mut m| m.remove(key));
         if let Some(r) = removed
             && let Some((_, task)) = r.listener.write().ok().and_then(|mut l| l.take())
@@ -447,9 +473,17 @@ impl EndpointSink for Router {
     fn set_endpoints(&self, service: &ObjectRef, endpoints: Vec<Endpoint>) {
         let r = self.route(service);
         if let Ok(mut e) = r.endpoints.write() {
-            *e = endpoints;
+            e.clone_from(&endpoints);
         }
         r.rebuild();
+        let Ok(mirrors) = self.inner.mirrors.read() else { return };
+        for key in mirrors.get(service).into_iter().flatten() {
+            let m = self.route(key);
+            if let Ok(mut e) = m.endpoints.write() {
+                e.clone_from(&endpoints);
+            }
+            m.rebuild();
+        }
     }
 }
 

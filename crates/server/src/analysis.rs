@@ -80,15 +80,10 @@ pub(crate) struct Prepared {
 async fn template(
     store: &andon_store::Store,
     namespace: &str,
-    name: &str,
-    cluster: bool,
+    t: &andon_spec::strategy::TemplateRef,
 ) -> Result<AnalysisTemplateSpec, String> {
-    let (kind, ns) = if cluster {
-        ("ClusterAnalysisTemplate", "default")
-    } else {
-        ("AnalysisTemplate", namespace)
-    };
-    let key = ObjectRef::new(kind, ns, name);
+    let (kind, ns, name) = andon_delivery::check::key_of(namespace, t);
+    let key = ObjectRef::new(&kind, &ns, &name);
     let stored = store
         .get(&key)
         .await
@@ -112,10 +107,8 @@ pub(crate) async fn prepare(
 ) -> Result<Prepared, String> {
     let mut templates = Vec::new();
     for t in &aref.templates {
-        templates.push((
-            t.template_name.clone(),
-            template(store, &subject.service.namespace, &t.template_name, t.cluster_scope).await?,
-        ));
+        templates
+            .push((t.template_name.clone(), template(store, &subject.service.namespace, t).await?));
     }
     let mut args: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (_, t) in &templates {
@@ -435,18 +428,26 @@ fn error_measurement(message: &str, now: i64) -> Measurement {
 
 /// A PromQL query on andon's own engine, at now.
 async fn local_query(deps: &Deps, query: &str, timeout: Duration) -> Result<Value, String> {
-    let expr = andon_promql::parse(query).map_err(|e| format!("query {query:?}: {e}"))?;
-    let engine = deps.metrics.clone();
-    let t = now_ms();
-    let work = tokio::task::spawn_blocking(move || {
-        andon_promql::instant_query(&**engine.db(), &expr, t, engine.query_options())
-    });
-    let out = tokio::time::timeout(timeout, work)
+    let v = off_the_workers(&deps.metrics, timeout, {
+        let q = query.to_owned();
+        move |engine: &andon_metrics::Engine| engine.instant_query(&q, now_ms())
+    })
+    .await??;
+    Ok(promql_value(&v))
+}
+
+/// Runs blocking work on the metrics engine (PromQL evaluation) off the async workers,
+/// for at most `timeout`.
+pub(crate) async fn off_the_workers<T: Send + 'static>(
+    engine: &Arc<andon_metrics::Engine>,
+    timeout: Duration,
+    work: impl FnOnce(&andon_metrics::Engine) -> T + Send + 'static,
+) -> Result<T, String> {
+    let engine = engine.clone();
+    tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || work(&engine)))
         .await
-        .map_err(|_| format!("query timed out after {}s", timeout.as_secs()))?
-        .map_err(|e| format!("query failed: {e}"))?
-        .map_err(|e| format!("query failed: {e}"))?;
-    Ok(promql_value(&out.value))
+        .map_err(|_| format!("timed out after {}s", timeout.as_secs()))?
+        .map_err(|e| format!("evaluation failed: {e}"))
 }
 
 /// Argo's shapes: a vector is a list of sample values, a scalar a number.
@@ -631,29 +632,22 @@ async fn slo(deps: &Deps, name: &str, window: &str) -> Result<Value, String> {
     let Some((_, slo)) = found else {
         return Err(format!("no SLO {name:?} (give the SLO's id, service-name, or namespace/id)"));
     };
-    let budget = slo.error_budget_ratio();
-    let timeout = Duration::from_secs(30);
-    let scalar = |v: Value| -> Result<f64, String> {
-        match v {
-            Value::Float(f) if f.is_finite() => Ok(f),
-            Value::Array(a) if a.len() == 1 => match a[0] {
-                Value::Float(f) if f.is_finite() => Ok(f),
-                _ => Err("no data".into()),
-            },
-            _ => Err("no data".into()),
-        }
-    };
-    let ratio = scalar(local_query(deps, &slo.sli_error_ratio_expr(window), timeout).await?)
-        .map_err(|e| format!("SLO {name:?} over {window}: {e}"))?;
-    let period = andon_promql::format_duration(slo.period_ms);
-    let period_ratio = local_query(deps, &slo.sli_error_ratio_expr(&period), timeout)
-        .await
-        .ok()
-        .and_then(|v| scalar(v).ok());
+    let (budget, objective) = (slo.error_budget_ratio(), slo.objective);
+    let (slo, w) = (slo.clone(), window.to_owned());
+    let (ratio, period_ratio) = off_the_workers(&deps.metrics, Duration::from_secs(30), move |e| {
+        let t = now_ms();
+        let period = andon_promql::format_duration(slo.period_ms);
+        (
+            andon_metrics::slo::error_ratio(e, &slo, &w, t),
+            andon_metrics::slo::error_ratio(e, &slo, &period, t),
+        )
+    })
+    .await?;
+    let ratio = ratio.ok_or_else(|| format!("SLO {name:?} over {window}: no data"))?;
     let mut m = BTreeMap::new();
     m.insert("burnRate".to_owned(), Value::Float(ratio / budget));
     m.insert("errorRatio".to_owned(), Value::Float(ratio));
-    m.insert("objective".to_owned(), Value::Float(slo.objective));
+    m.insert("objective".to_owned(), Value::Float(objective));
     m.insert(
         "budgetRemaining".to_owned(),
         period_ratio.map_or(Value::Nil, |r| Value::Float(1.0 - r / budget)),

@@ -5,7 +5,7 @@
 //! change of count is written to the Service's `spec.replicas` (actor `autoscaler`),
 //! like the HPA writing the scale subresource; the rollout controller follows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ use andon_spec::autoscaling::{Autoscaling, MetricTarget, ScaleBehavior, ScaleMet
 use andon_spec::service::ServiceSpec;
 use andon_supervisor::ServiceStatus;
 use serde_json::json;
+
+/// How long one metric's PromQL query may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `/proc` reports CPU time in these ticks per second (USER_HZ, fixed on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -139,28 +142,22 @@ impl Scaler {
     }
 }
 
+/// A PromQL query's samples, each with its `replica` label (the instance id andon's
+/// scrapes attach), evaluated off the async workers.
 async fn query(
     engine: &Arc<andon_metrics::Engine>,
     q: &str,
-) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
-    let expr = andon_promql::parse(q).map_err(|e| format!("query {q:?}: {e}"))?;
-    let engine = engine.clone();
+) -> Result<Vec<(Option<String>, f64)>, String> {
+    let text = q.to_owned();
     let t = andon_metrics::time::now_ms();
-    let out = tokio::task::spawn_blocking(move || {
-        andon_promql::instant_query(&**engine.db(), &expr, t, engine.query_options())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("query {q:?}: {e}"))?;
-    Ok(match out.value {
-        andon_promql::Value::Scalar(v) => vec![(BTreeMap::new(), v)],
-        andon_promql::Value::Vector(v) => v
-            .iter()
-            .map(|s| {
-                let labels = s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
-                (labels, s.v)
-            })
-            .collect(),
+    let v =
+        crate::analysis::off_the_workers(engine, QUERY_TIMEOUT, move |e| e.instant_query(&text, t))
+            .await??;
+    Ok(match v {
+        andon_promql::Value::Scalar(v) => vec![(None, v)],
+        andon_promql::Value::Vector(v) => {
+            v.iter().map(|s| (s.labels.get("replica").map(str::to_owned), s.v)).collect()
+        }
         other => return Err(format!("query {q:?} returned a {}", other.type_name())),
     })
 }
@@ -237,10 +234,8 @@ impl Scaler {
                 ScaleMetric::Pods { pods } => {
                     let r = match query(engine, &pods.metric.query).await {
                         Ok(series) => {
-                            let by_replica: HashMap<String, f64> = series
-                                .into_iter()
-                                .filter_map(|(l, v)| Some((l.get("replica")?.clone(), v)))
-                                .collect();
+                            let by_replica: HashMap<String, f64> =
+                                series.into_iter().filter_map(|(r, v)| Some((r?, v))).collect();
                             let samples: Vec<InstanceSample> = st
                                 .instances
                                 .iter()
@@ -304,9 +299,33 @@ impl Scaler {
     }
 }
 
-/// Evaluates every autoscaled Service each `interval`, until the store closes.
+/// Writes a new `spec.replicas` to the stored Service, as the HPA writes the scale
+/// subresource (refused if the Service changed meanwhile; the next round retries).
+async fn write_replicas(
+    store: &andon_store::Store,
+    key: &ObjectRef,
+    replicas: u32,
+) -> Result<(), String> {
+    let o = store.get(key).await.map_err(|e| e.to_string())?.ok_or("the service is gone")?;
+    let mut spec = o.spec.clone();
+    spec["replicas"] = json!(replicas);
+    let d = andon_store::Desired {
+        kind: o.kind,
+        namespace: o.namespace,
+        name: o.name,
+        labels: o.labels,
+        annotations: o.annotations,
+        spec,
+        expected_version: Some(o.resource_version),
+        must_exist: true,
+    };
+    store.apply(vec![d], "autoscaler").await.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Evaluates every autoscaled Service each `interval`, until the runtime stops.
 pub(crate) async fn run(
     store: andon_store::Store,
+    rollouts: Arc<crate::rollouts::Rollouts>,
     supervisor: Arc<andon_supervisor::Supervisor>,
     engine: Arc<andon_metrics::Engine>,
     scalers: Autoscalers,
@@ -318,25 +337,9 @@ pub(crate) async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let services = match store.list("Service", None, None, 5000).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "autoscaler: cannot list services");
-                continue;
-            }
-        };
+        // The specs the runtime runs, already read: no store listing or parsing per round.
         let mut seen = Vec::new();
-        for o in services {
-            let key = o.object_ref();
-            let doc = o.to_document(andon_spec::API_VERSION);
-            let Ok(ms) = andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None)
-            else {
-                continue;
-            };
-            let Some(andon_spec::Spec::Service(spec)) = ms.into_iter().next().map(|m| m.spec)
-            else {
-                continue;
-            };
+        for (key, spec) in rollouts.specs() {
             let Some(a) = spec.autoscaling.clone() else { continue };
             seen.push(key.clone());
             let Some(st) = supervisor.status(&key) else { continue };
@@ -375,20 +378,8 @@ pub(crate) async fn run(
                 ),
             };
             if desired != current {
-                let mut new_spec = o.spec.clone();
-                new_spec["replicas"] = json!(desired);
-                let d = andon_store::Desired {
-                    kind: o.kind.clone(),
-                    namespace: o.namespace.clone(),
-                    name: o.name.clone(),
-                    labels: o.labels.clone(),
-                    annotations: o.annotations.clone(),
-                    spec: new_spec,
-                    expected_version: Some(o.resource_version),
-                    must_exist: true,
-                };
-                match store.apply(vec![d], "autoscaler").await {
-                    Ok(_) => {
+                match write_replicas(&store, &key, desired).await {
+                    Ok(()) => {
                         scaler.last_scale = Some(Timestamp::from_millis(now));
                         let e = NewEvent {
                             kind: "autoscaler.scaled".into(),

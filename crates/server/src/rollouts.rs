@@ -16,7 +16,7 @@ use andon_delivery::rollout::{Command, Counts, Input, Plan, RunKey, RunPhase, St
 use andon_router::{HeaderRoute, Policy, Router, ValueMatch};
 use andon_spec::service::ServiceSpec;
 use andon_spec::strategy::StringMatch;
-use andon_supervisor::{Desired, EndpointSink, Message, RevisionSet, ServiceStatus};
+use andon_supervisor::{Desired, Message, RevisionSet, ServiceStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -124,6 +124,12 @@ impl Rollouts {
             let _ = tokio::time::timeout(Duration::from_secs(5), h.task).await;
         }
         self.router.remove(&preview_key(key));
+    }
+
+    /// The spec each running Service asks for now.
+    pub(crate) fn specs(&self) -> Vec<(ObjectRef, Arc<ServiceSpec>)> {
+        let Ok(services) = self.services.lock() else { return Vec::new() };
+        services.iter().filter_map(|(k, h)| Some((k.clone(), h.spec.borrow().clone()?))).collect()
     }
 
     /// Whether `key` has a rollout controller (it is being run).
@@ -603,15 +609,16 @@ impl Controller {
         let addr = match addr {
             Some(a) => a,
             None => match self.router.listen(&pk, 0).await {
-                Ok(a) => a,
+                Ok(a) => {
+                    self.router.mirror(&pk, &self.key);
+                    a
+                }
                 Err(e) => {
                     tracing::warn!(service = %self.key, error = %e, "cannot serve the preview");
                     return None;
                 }
             },
         };
-        let endpoints = self.router.endpoints(&self.key);
-        self.router.set_endpoints(&pk, endpoints);
         self.router.set_policy(
             &pk,
             Policy {

@@ -53,11 +53,6 @@ impl andon_supervisor::EndpointSink for Endpoints {
             .collect();
         self.metrics
             .set_targets(&format!("service/{}/{}", service.namespace, service.name), targets);
-        // A preview address serves from the same instances.
-        let preview = crate::rollouts::preview_key(service);
-        if self.router.addr(&preview).is_some() {
-            self.router.set_endpoints(&preview, endpoints.clone());
-        }
         self.router.set_endpoints(service, endpoints);
     }
 }
@@ -99,6 +94,7 @@ impl Runtime {
         let autoscalers = crate::autoscaler::Autoscalers::default();
         tokio::spawn(crate::autoscaler::run(
             store.clone(),
+            rollouts.clone(),
             supervisor.clone(),
             metrics.clone(),
             autoscalers.clone(),

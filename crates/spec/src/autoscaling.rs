@@ -112,30 +112,12 @@ fn one_of(ctx: &mut Ctx, o: &Obj<'_>, name: &str, allowed: &[&str]) -> Option<St
 fn quantity(ctx: &mut Ctx, o: &Obj<'_>, name: &str) -> Option<Quantity> {
     let n = o.opt(name)?;
     let p = o.path_of(name);
-    let text = match &n.value {
-        crate::yaml::Value::Str(s) => s.clone(),
-        crate::yaml::Value::Int(i) => i.to_string(),
-        crate::yaml::Value::Float(f) => f.to_string(),
-        other => {
-            ctx.error(
-                n.pos,
-                &p,
-                format!("expected a quantity such as 100 or 500m, found {}", other.type_name()),
-            );
-            return None;
-        }
-    };
-    match Quantity::parse(&text) {
-        Ok(q) if q.milli_value() > 0 => Some(q),
-        Ok(_) => {
-            ctx.error(n.pos, &p, "must be greater than 0");
-            None
-        }
-        Err(e) => {
-            ctx.error(n.pos, &p, e);
-            None
-        }
+    let q = crate::service::decode_quantity(ctx, n, &p)?;
+    if q.milli_value() <= 0 {
+        ctx.error(n.pos, &p, "must be greater than 0");
+        return None;
     }
+    Some(q)
 }
 
 fn target(ctx: &mut Ctx, o: &Obj<'_>, allowed: &[&str]) -> Option<MetricTarget> {

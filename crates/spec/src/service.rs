@@ -629,6 +629,24 @@ fn decode_headers(ctx: &mut Ctx, node: &Node, path: &str) -> Vec<HttpHeader> {
     out
 }
 
+/// A Kubernetes quantity written as a string or a number; errors name `path`.
+pub(crate) fn decode_quantity(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Quantity> {
+    let text = match &node.value {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        other => {
+            ctx.error(
+                node.pos,
+                path,
+                format!("expected a quantity such as 500m or 256Mi, found {}", other.type_name()),
+            );
+            return None;
+        }
+    };
+    Quantity::parse(&text).map_err(|e| ctx.error(node.pos, path, e)).ok()
+}
+
 pub(crate) fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resources {
     let Some(o) = ctx.object(node, path, &["limits", "requests"]) else {
         return Resources::default();
@@ -641,33 +659,13 @@ pub(crate) fn decode_resources(ctx: &mut Ctx, node: &Node, path: &str) -> Resour
         for res in RESOURCE_NAMES {
             let Some(v) = m.opt(res) else { continue };
             let rp = field(&p, res);
-            let text = match &v.value {
-                Value::Str(s) => s.clone(),
-                Value::Int(i) => i.to_string(),
-                Value::Float(f) => f.to_string(),
-                other => {
-                    ctx.error(
-                        v.pos,
-                        &rp,
-                        format!(
-                            "expected a quantity such as 500m or 256Mi, found {}",
-                            other.type_name()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            match Quantity::parse(&text) {
-                Ok(q) if q.milli_value() < 0 => {
-                    ctx.error(v.pos, &rp, "must be greater than or equal to 0")
-                }
-                Ok(q) if *res == "cpu" && q.milli_value() == 0 && name == "limits" => {
-                    ctx.error(v.pos, &rp, "must be greater than 0")
-                }
-                Ok(q) => {
-                    out.insert((*res).to_owned(), q);
-                }
-                Err(e) => ctx.error(v.pos, &rp, e),
+            let Some(q) = decode_quantity(ctx, v, &rp) else { continue };
+            if q.milli_value() < 0 {
+                ctx.error(v.pos, &rp, "must be greater than or equal to 0");
+            } else if *res == "cpu" && q.milli_value() == 0 && name == "limits" {
+                ctx.error(v.pos, &rp, "must be greater than 0");
+            } else {
+                out.insert((*res).to_owned(), q);
             }
         }
         out
