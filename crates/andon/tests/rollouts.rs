@@ -173,6 +173,38 @@ async fn canary_steps_set_exact_weights_and_commands_steer_them() {
         r["phase"] == "Healthy" && r["stableRevision"] == stable.as_str()
     })
     .await;
+    // Commands that do not apply, and bad ones, say why.
+    for (path, status, detail) in [
+        (
+            "/api/v1/services/web/rollout/jump",
+            404,
+            "unknown rollout action \"jump\"; known: promote, abort, retry, pause, resume, undo, restart, override-freeze",
+        ),
+        (
+            "/api/v1/services/web/rollout/undo?toRevision=99",
+            404,
+            "revision 99 not found; kept: 2, 3",
+        ),
+        (
+            "/api/v1/services/web/rollout/promote",
+            409,
+            "no rollout in progress: the service runs its stable revision",
+        ),
+        (
+            "/api/v1/services/web/rollout/override-freeze",
+            400,
+            "override-freeze needs a reason (?reason=…); it is recorded in the journal",
+        ),
+        (
+            "/api/v1/environments/web/rollout/promote",
+            404,
+            "environments have no rollouts; services do",
+        ),
+        ("/api/v1/services/nope/rollout/abort", 404, "service default/nope not found"),
+    ] {
+        let (s, p) = request(&c, Method::POST, path, None).await;
+        assert_eq!((s, p["detail"].as_str().unwrap_or("")), (status, detail), "{path}: {p}");
+    }
     let o = a.cli(&["rollout", "history", "web"]);
     let text = stdout(&o);
     assert!(text.contains("2          ") && text.contains("(oldest kept)"), "{text}");

@@ -175,6 +175,8 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/events"
         ]
     );
+    let labels = d.script("return Array.from(document.querySelectorAll('nav a')).map(a => a.textContent).join(',')").await;
+    assert!(labels.as_str().unwrap().contains(",ErrorBudgetPolicies,"), "{labels}");
     for (href, title) in [
         ("/ui/services", "Services"),
         ("/ui/environments", "Environments"),

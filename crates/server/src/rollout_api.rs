@@ -50,7 +50,10 @@ pub(crate) async fn command(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let key = service_of(&t)?;
     let Some(stored) = s.store.get(&key).await? else {
-        return Err(ApiError::new(ErrorKind::NotFound, format!("service {key} not found")));
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("service {}/{} not found", key.namespace, key.name),
+        ));
     };
     let action = p.get("action").map(String::as_str).unwrap_or_default();
     let c = match action {
@@ -100,7 +103,10 @@ pub(crate) async fn history(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let key = service_of(&t)?;
     if s.store.get(&key).await?.is_none() {
-        return Err(ApiError::new(ErrorKind::NotFound, format!("service {key} not found")));
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("service {}/{} not found", key.namespace, key.name),
+        ));
     }
     let h = s.runtime.rollouts.history(&key);
     Ok(Json(json!({"items": h})))

@@ -61,6 +61,14 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
+/// A kind's name in the plural, for titles: `Services`, `ErrorBudgetPolicies`.
+fn kind_title(k: &KindInfo) -> String {
+    match k.kind.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{}s", k.kind),
+    }
+}
+
 pub(crate) fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     let mut nav = String::new();
     let mut item = |href: &str, label: &str, key: &str| {
@@ -69,7 +77,7 @@ pub(crate) fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     };
     item("/", "Overview", "overview");
     for k in KINDS {
-        item(&format!("/ui/{}", k.plural), &format!("{}s", k.kind), k.plural);
+        item(&format!("/ui/{}", k.plural), &kind_title(k), k.plural);
     }
     item("/ui/metrics", "Metrics", "metrics");
     item("/ui/alerts", "Alerts", "alerts");
@@ -233,7 +241,7 @@ async fn kind_page(
         resource_table(&objects, s.clock.now(), false)
     };
     let body = format!("<h1>{}s</h1>{table}", kind.kind);
-    Ok(layout(&format!("{}s", kind.kind), kind.plural, &body))
+    Ok(layout(&kind_title(kind), kind.plural, &body))
 }
 
 async fn resource_page(

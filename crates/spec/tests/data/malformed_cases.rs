@@ -135,6 +135,12 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("analysis without templates", svc_with("  strategy: {canary: {steps: [{analysis: {templates: []}}]}}\n").into_bytes(), "in.yaml:7:54: spec.strategy.canary.steps[0].analysis.templates: must name at least one analysis template"),
         ("analysis template with an unsupported provider", b"apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n  - name: m\n    provider: {datadog: {query: q}}\n".to_vec(), "in.yaml:7:16: spec.metrics[0].provider.datadog: provider \"datadog\" is not supported by andon; use prometheus, web, job or slo"),
         ("analysis metric counting without an interval", b"apiVersion: andon.dev/v1\nkind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n  - name: m\n    count: 3\n    provider: {prometheus: {query: up}}\n".to_vec(), "in.yaml:7:12: spec.metrics[0].count: more than one measurement needs an interval"),
+        ("restartedAt that is not a time", svc_with("  restartedAt: yesterday\n").into_bytes(),
+            "in.yaml:7:16: spec.restartedAt: \"yesterday\" is not an RFC 3339 time"),
+        ("error-budget policy with a threshold over 100%", b"apiVersion: andon.dev/v1\nkind: ErrorBudgetPolicy\nmetadata: {name: p}\nspec:\n  slo: shop-availability\n  freezeRolloutsBelow: 150%\n".to_vec(),
+            "in.yaml:6:24: spec.freezeRolloutsBelow: must be a percentage from 0 to 100, such as 10% or 25"),
+        ("error-budget policy without an SLO", b"apiVersion: andon.dev/v1\nkind: ErrorBudgetPolicy\nmetadata: {name: p}\nspec:\n  freezeRolloutsBelow: 10%\n".to_vec(),
+            "in.yaml:5:3: spec.slo: required field is missing"),
         ("negative sample limit", scfg_with("  sampleLimit: -1\n").into_bytes(),
             "in.yaml:6:16: spec.sampleLimit: must be greater than or equal to 0, found -1"),
     ]
