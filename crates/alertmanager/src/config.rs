@@ -60,6 +60,9 @@ pub struct Global {
     pub smtp_auth_identity: String,
     pub smtp_auth_secret: String,
     pub smtp_require_tls: bool,
+    /// `smtp_tls_config` as written (applied by the SMTP client).
+    pub smtp_tls_config: Option<serde_json::Value>,
+    pub smtp_force_implicit_tls: Option<bool>,
     pub slack_api_url: Option<String>,
     pub slack_api_url_file: Option<String>,
     pub pagerduty_url: String,
@@ -80,6 +83,8 @@ impl Default for Global {
             smtp_auth_identity: String::new(),
             smtp_auth_secret: String::new(),
             smtp_require_tls: true,
+            smtp_tls_config: None,
+            smtp_force_implicit_tls: None,
             slack_api_url: None,
             slack_api_url_file: None,
             pagerduty_url: DEFAULT_PAGERDUTY_URL.into(),
@@ -222,6 +227,10 @@ pub struct EmailConfig {
     pub auth_identity: String,
     pub auth_secret: String,
     pub require_tls: bool,
+    /// `tls_config` (or `global.smtp_tls_config`) as written.
+    pub tls_config: Option<serde_json::Value>,
+    /// Implicit TLS; `None`: only on port 465.
+    pub force_implicit_tls: Option<bool>,
     /// Extra or overriding headers, names in canonical form (`X-Team`), values templates.
     pub headers: BTreeMap<String, String>,
     /// The HTML body template; `None` is andon's default, `""` sends no HTML part.
@@ -318,14 +327,14 @@ const GLOBAL: &[&str] = &[
     "smtp_auth_secret",
     "smtp_auth_identity",
     "smtp_require_tls",
+    "smtp_tls_config",
+    "smtp_force_implicit_tls",
     "slack_api_url",
     "slack_api_url_file",
     "pagerduty_url",
 ];
 /// Global settings of integrations andon does not deliver: accepted silently.
 const GLOBAL_OTHER: &[&str] = &[
-    "smtp_tls_config",
-    "smtp_force_implicit_tls",
     "smtp_auth_secret_file",
     "slack_app_token",
     "slack_app_token_file",
@@ -441,9 +450,10 @@ const EMAIL: &[&str] = &[
     "html",
     "text",
     "require_tls",
+    "tls_config",
+    "force_implicit_tls",
 ];
-const EMAIL_IGNORED: &[&str] =
-    &["auth_secret_file", "tls_config", "force_implicit_tls", "threading"];
+const EMAIL_IGNORED: &[&str] = &["auth_secret_file", "threading"];
 const PAGERDUTY: &[&str] = &[
     "send_resolved",
     "http_config",
@@ -702,6 +712,8 @@ impl Reader<'_> {
         if let Some(b) = self.opt_bool(&o, "smtp_require_tls") {
             g.smtp_require_tls = b;
         }
+        g.smtp_tls_config = o.opt("smtp_tls_config").map(Node::to_json);
+        g.smtp_force_implicit_tls = self.opt_bool(&o, "smtp_force_implicit_tls");
         g.slack_api_url = self.url(&o, "slack_api_url");
         g.slack_api_url_file = self.opt_text(&o, "slack_api_url_file");
         if g.slack_api_url.is_some() && g.slack_api_url_file.is_some() {
@@ -1030,6 +1042,13 @@ impl Reader<'_> {
             auth_identity: or(self.opt_text(o, "auth_identity"), &g.smtp_auth_identity),
             auth_secret: or(self.opt_text(o, "auth_secret"), &g.smtp_auth_secret),
             require_tls: self.opt_bool(o, "require_tls").unwrap_or(g.smtp_require_tls),
+            tls_config: o
+                .opt("tls_config")
+                .map(Node::to_json)
+                .or_else(|| g.smtp_tls_config.clone()),
+            force_implicit_tls: self
+                .opt_bool(o, "force_implicit_tls")
+                .or(g.smtp_force_implicit_tls),
             headers,
             html: self.opt_text(o, "html"),
             text: self.opt_text(o, "text"),

@@ -77,6 +77,8 @@ pub mod tz;
 pub use alert::{Alert, Fingerprint, LabelSet, Status};
 pub use config::Config;
 pub use dispatch::{Dispatcher, Notification, NotifiedAlert, NotifyReason};
+use std::path::{Path, PathBuf};
+
 pub use matcher::{Matcher, parse_matchers};
 pub use route::{Route, RouteTree};
 pub use silence::{Silence, SilenceState, Silences};
@@ -93,11 +95,93 @@ pub fn check_manifests(
         if m.kind.kind != "AlertmanagerConfig" {
             continue;
         }
-        if let Err(ds) = config::from_node(&f.node, zones) {
-            out.extend(ds.into_iter().map(|d| d.with_file(&m.origin.file)));
+        match config::from_node(&f.node, zones) {
+            Ok(c) => {
+                if let Err(ds) = load_templates(&c.templates, &base_dir(&m.origin.file)) {
+                    out.extend(ds.into_iter().map(|d| match d.file {
+                        Some(_) => d,
+                        None => d.with_file(&m.origin.file),
+                    }));
+                }
+            }
+            Err(ds) => out.extend(ds.into_iter().map(|d| d.with_file(&m.origin.file))),
         }
     }
     out
+}
+
+/// The directory a configuration's relative `templates:` paths start from: the
+/// configuration file's own, or the working directory for standard input and API
+/// requests.
+pub fn base_dir(file: &str) -> PathBuf {
+    let p = Path::new(file);
+    if matches!(file, "-" | "request" | "stored" | "") || !p.exists() {
+        return PathBuf::new();
+    }
+    p.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Reads the template files a configuration names (`templates:`, each a path whose
+/// last component may hold `*`, `?` and `[...]`; relative ones start at `base`) on
+/// top of andon's defaults, in order. A pattern matching no file is not an error, as
+/// in Alertmanager; a file that does not parse is, with its own line and column.
+pub fn load_templates(
+    patterns: &[String],
+    base: &Path,
+) -> Result<payload::Templates, Vec<andon_spec::Diagnostic>> {
+    use andon_spec::diag::{Diagnostic, Pos};
+    let mut t = payload::Templates::new()
+        .map_err(|e| vec![Diagnostic::at(Pos::new(1, 1), "templates", e.0)])?;
+    let mut diags = Vec::new();
+    for (i, pattern) in patterns.iter().enumerate() {
+        let full = if Path::new(pattern).is_absolute() {
+            PathBuf::from(pattern)
+        } else {
+            base.join(pattern)
+        };
+        for file in andon_spec::lint::glob(&full) {
+            let name = file.display().to_string();
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    diags.push(Diagnostic::at(
+                        Pos::new(1, 1),
+                        format!("templates[{i}]"),
+                        format!("cannot read template file {name}: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if let Err(e) = t.add_template_file(&name, &text) {
+                diags.push(
+                    Diagnostic::at(Pos::new(e.line.max(1), e.col.max(1)), "", e.message)
+                        .with_file(&name),
+                );
+            }
+        }
+    }
+    if diags.is_empty() { Ok(t) } else { Err(diags) }
+}
+
+/// Makes a configuration's relative `templates:` paths absolute (from its file's
+/// directory), so a server on this machine reads the same files the CLI checked.
+pub fn absolute_templates(m: &mut andon_spec::Manifest) {
+    let andon_spec::Spec::Foreign(f) = &mut m.spec else { return };
+    if m.kind.kind != "AlertmanagerConfig" {
+        return;
+    }
+    let base = base_dir(&m.origin.file);
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let Ok(base) = std::fs::canonicalize(&base) else { return };
+    if let Some(list) = f.value.get_mut("templates").and_then(|v| v.as_array_mut()) {
+        for v in list {
+            if let Some(p) = v.as_str()
+                && !Path::new(p).is_absolute()
+            {
+                *v = serde_json::Value::String(base.join(p).display().to_string());
+            }
+        }
+    }
 }
 
 /// The zones of the system's zone database (`/usr/share/zoneinfo`), read on first use.

@@ -112,9 +112,13 @@ impl Templates {
     }
 
     /// Adds a template file (the contents of a `templates:` path); its definitions
-    /// replace earlier ones of the same name.
-    pub fn add_file(&mut self, name: &str, text: &str) -> Result<(), RenderError> {
-        self.base.add(name, text).map_err(RenderError::from)
+    /// replace earlier ones of the same name. The error keeps its line and column.
+    pub fn add_template_file(
+        &mut self,
+        name: &str,
+        text: &str,
+    ) -> Result<(), andon_template::Error> {
+        self.base.add(name, text)
     }
 
     /// Renders one template text (a configuration field) against notification data.
@@ -303,7 +307,7 @@ pub enum Rendered {
         url: String,
         body: String,
     },
-    Email(EmailMessage),
+    Email(Box<EmailMessage>),
 }
 
 /// An e-mail ready for SMTP.
@@ -321,6 +325,8 @@ pub struct EmailMessage {
     pub auth_identity: String,
     pub auth_secret: String,
     pub require_tls: bool,
+    pub tls_config: Option<serde_json::Value>,
+    pub force_implicit_tls: Option<bool>,
     /// The whole message: headers, blank line, MIME body, CRLF line ends.
     pub data: String,
 }
@@ -335,7 +341,7 @@ pub fn render(
         Settings::Webhook(c) => webhook(n, c, cx),
         Settings::Slack(c) => slack(n, c, cx),
         Settings::PagerDuty(c) => pagerduty(n, c, cx),
-        Settings::Email(c) => email(n, c, cx).map(Rendered::Email),
+        Settings::Email(c) => email(n, c, cx).map(|m| Rendered::Email(Box::new(m))),
     }
 }
 
@@ -710,6 +716,8 @@ pub fn email(
         auth_identity: c.auth_identity.clone(),
         auth_secret: c.auth_secret.clone(),
         require_tls: c.require_tls,
+        tls_config: c.tls_config.clone(),
+        force_implicit_tls: c.force_implicit_tls,
         data: head + &body,
     })
 }

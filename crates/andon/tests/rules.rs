@@ -390,7 +390,7 @@ async fn slo_specs_apply_generate_rules_and_report_status() {
 
 /// A webhook receiver on loopback: every POST body, in arrival order.
 async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -400,30 +400,9 @@ async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<ser
             let tx = tx.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Ok(n) = sock.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    let Some(head_end) = text.find("\r\n\r\n") else { continue };
-                    let len: usize = text[..head_end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if buf.len() < head_end + 4 + len {
-                        continue;
-                    }
-                    let body = buf[head_end + 4..head_end + 4 + len].to_vec();
+                while let Some((_, body)) = common::read_request(&mut sock, &mut buf).await {
                     let _ = tx.send(serde_json::from_slice(&body).unwrap());
                     let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
-                    buf.drain(..head_end + 4 + len);
                 }
             });
         }

@@ -237,6 +237,49 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
         "the aborted rollout after the page reloads",
     )
     .await;
+    // The Alerts page silences a firing alert (every label matched) and expires the
+    // silence again; both are recorded with the UI as actor.
+    let rules = "groups:\n- name: ui\n  interval: 1s\n  rules:\n  - alert: AlwaysOn\n    expr: vector(1)\n    labels: {team: web}\n";
+    request(&a.client(), Method::POST, "/api/v1/apply", Some(rules.as_bytes().to_vec())).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        d.goto(&format!("{}/ui/alerts", a.url)).await;
+        let n = d
+            .script("return document.querySelectorAll('tr.firing button[data-silence]').length")
+            .await;
+        if n == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "AlwaysOn never listed as firing");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    d.script("document.querySelector('tr.firing input[name=duration]').value = '45m'; document.querySelector('tr.firing input[name=comment]').value = 'known issue'; document.querySelector('tr.firing button[data-silence]').click(); return true").await;
+    d.wait_for(
+        "return document.querySelectorAll('tr[data-silence-id]').length === 1",
+        "the new silence listed after the page reloads",
+    )
+    .await;
+    let row = d.script("return document.querySelector('tr[data-silence-id]').innerText").await;
+    let row = row.as_str().unwrap();
+    assert!(row.contains("alertname=\"AlwaysOn\"") && row.contains("team=\"web\""), "{row}");
+    assert!(row.contains("active") && row.contains("known issue") && row.contains("ui"), "{row}");
+    let (_, silences) =
+        request(&a.client(), Method::GET, "/alertmanager/api/v2/silences", None).await;
+    let s0 = &silences[0];
+    let span = andon_core::Timestamp::parse_rfc3339(s0["endsAt"].as_str().unwrap())
+        .unwrap()
+        .millis()
+        - andon_core::Timestamp::parse_rfc3339(s0["startsAt"].as_str().unwrap()).unwrap().millis();
+    assert!((span - 45 * 60_000).abs() < 5_000, "45 minutes: {s0}");
+    d.script("document.querySelector('button[data-expire]').click(); return true").await;
+    d.wait_for(
+        "return document.body.innerText.indexOf('No active silence.') >= 0",
+        "the silence gone after expiring it",
+    )
+    .await;
+    let (_, silences) =
+        request(&a.client(), Method::GET, "/alertmanager/api/v2/silences", None).await;
+    assert_eq!(silences[0]["status"]["state"], "expired", "{silences}");
     let shot = d.call(Method::GET, &format!("/session/{}/screenshot", d.session), None).await;
     assert!(shot.as_str().is_some_and(|s| s.len() > 1000), "a screenshot was taken");
     d.call(Method::DELETE, &format!("/session/{}", d.session), None).await;

@@ -57,6 +57,9 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Alerts { what: AlertsCommand::History { alertname, limit, output } } => {
             alerts_history(&cli.server, alertname.as_deref(), limit, output).await
         }
+        Command::Alerts { what: AlertsCommand::Notifications { receiver, limit, output } } => {
+            notifications(&cli.server, receiver.as_deref(), limit, output).await
+        }
         Command::Silence { what: SilenceCommand::Add { matchers, duration, comment, author } } => {
             silence_add(&cli.server, &matchers, &duration, &comment, &author).await
         }
@@ -211,7 +214,7 @@ pub async fn apply_paths(
             return Ok(2);
         }
     };
-    let manifests = match load(&inputs, Some(namespace)) {
+    let mut manifests = match load(&inputs, Some(namespace)) {
         Ok(ms) => ms,
         Err(diags) => {
             output::diagnostics(&diags, &inputs, false);
@@ -223,6 +226,7 @@ pub async fn apply_paths(
         output::error("no resources found in the given paths");
         return Ok(2);
     }
+    manifests.iter_mut().for_each(andon_alertmanager::absolute_templates);
     let list = serde_json::json!({
         "apiVersion": andon_spec::API_VERSION,
         "kind": "List",
@@ -1110,6 +1114,34 @@ async fn alerts_list(server: &str, format: Format) -> Result<u8, ClientError> {
     Ok(0)
 }
 
+/// Reads a list of journal events from `path` (`?limit=` and one optional filter).
+/// Printed whole unless the format is a table; `None` when nothing is left to print.
+async fn journal_items(
+    server: &str,
+    path: &str,
+    limit: usize,
+    filter: Option<(&str, &str)>,
+    format: Format,
+    empty: &str,
+) -> Result<Option<Vec<serde_json::Value>>, ClientError> {
+    let c = Client::new(server)?;
+    let mut path = format!("{path}?limit={limit}");
+    if let Some((k, v)) = filter {
+        path.push_str(&format!("&{k}={}", form_escape(v)));
+    }
+    let v = c.get_json(&path).await?;
+    if format != Format::Table {
+        print_value(&v["items"], format);
+        return Ok(None);
+    }
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        output::note(empty);
+        return Ok(None);
+    }
+    Ok(Some(items))
+}
+
 /// `andon alerts history`.
 async fn alerts_history(
     server: &str,
@@ -1117,21 +1149,19 @@ async fn alerts_history(
     limit: usize,
     format: Format,
 ) -> Result<u8, ClientError> {
-    let c = Client::new(server)?;
-    let mut path = format!("/api/v1/alert-history?limit={limit}");
-    if let Some(n) = alertname {
-        path.push_str(&format!("&alertname={}", form_escape(n)));
-    }
-    let v = c.get_json(&path).await?;
-    if format != Format::Table {
-        print_value(&v["items"], format);
+    let filter = alertname.map(|n| ("alertname", n));
+    let Some(items) = journal_items(
+        server,
+        "/api/v1/alert-history",
+        limit,
+        filter,
+        format,
+        "no alert has fired yet",
+    )
+    .await?
+    else {
         return Ok(0);
-    }
-    let items = v["items"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
-        output::note("no alert has fired yet");
-        return Ok(0);
-    }
+    };
     let mut rows = vec![vec![
         "TIME".to_string(),
         "ALERT".into(),
@@ -1146,6 +1176,43 @@ async fn alerts_history(
             e["kind"].as_str().unwrap_or("").trim_start_matches("alert.").to_string(),
             label_text(&e["data"]["labels"], "alertname"),
             e["data"]["annotations"]["summary"].as_str().unwrap_or("").to_string(),
+        ]);
+    }
+    output::table(&rows);
+    Ok(0)
+}
+
+/// `andon alerts notifications`: the notification log.
+async fn notifications(
+    server: &str,
+    receiver: Option<&str>,
+    limit: usize,
+    format: Format,
+) -> Result<u8, ClientError> {
+    let filter = receiver.map(|r| ("receiver", r));
+    let note = "no notification has been sent yet";
+    let Some(items) =
+        journal_items(server, "/api/v1/notifications", limit, filter, format, note).await?
+    else {
+        return Ok(0);
+    };
+    let mut rows = vec![
+        ["TIME", "RECEIVER", "INTEGRATION", "RESULT", "STATUS", "ALERTS", "GROUP", "ERROR"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for e in &items {
+        let d = &e["data"];
+        let text = |k: &str| d[k].as_str().unwrap_or("").to_string();
+        rows.push(vec![
+            e["time"].as_str().unwrap_or("").to_string(),
+            text("receiver"),
+            text("integration"),
+            e["kind"].as_str().unwrap_or("").trim_start_matches("notification.").to_string(),
+            text("status"),
+            d["alerts"].as_u64().unwrap_or(0).to_string(),
+            text("groupKey"),
+            text("error"),
         ]);
     }
     output::table(&rows);

@@ -218,6 +218,17 @@ pub enum AlertsCommand {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Notifications sent to receivers, and those that failed after their retries,
+    /// newest first (the notification log, kept in the journal).
+    Notifications {
+        /// Only this receiver.
+        #[arg(long)]
+        receiver: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
     /// When alerts fired and resolved, newest first (kept in the journal).
     History {
         /// Only this alert.

@@ -3,6 +3,7 @@
 //! Nothing here performs IO or depends on an async runtime. Types are small,
 //! serializable and stable, because the journal stores them and the API returns them.
 
+pub mod base64;
 pub mod error;
 pub mod event;
 pub mod object;

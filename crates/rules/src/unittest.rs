@@ -145,59 +145,12 @@ fn resolve_rule_files(
     let mut out = Vec::new();
     for p in patterns {
         let full = if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
-        let matched = glob(&full);
+        let matched = andon_spec::lint::glob(&full);
         if matched.is_empty() {
             warnings.push(format!("no file match pattern {}", full.display()));
         }
         out.extend(matched);
     }
-    out
-}
-
-/// Expands `*`, `?` and `[...]` in the last path component (what rule_files use).
-fn glob(path: &Path) -> Vec<PathBuf> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if !name.contains(['*', '?', '[']) {
-        return if path.exists() { vec![path.to_path_buf()] } else { Vec::new() };
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut re = String::from("^");
-    let mut chars = name.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            '[' => {
-                re.push('[');
-                if chars.peek() == Some(&'^') || chars.peek() == Some(&'!') {
-                    chars.next();
-                    re.push('^');
-                }
-                for d in chars.by_ref() {
-                    if d == ']' {
-                        break;
-                    }
-                    if d == '\\' || d == '[' {
-                        re.push('\\');
-                    }
-                    re.push(d);
-                }
-                re.push(']');
-            }
-            other => re.push_str(&regex::escape(&other.to_string())),
-        }
-    }
-    re.push('$');
-    let Ok(re) = regex::Regex::new(&re) else { return Vec::new() };
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| re.is_match(&e.file_name().to_string_lossy()))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
     out
 }
 

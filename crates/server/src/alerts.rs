@@ -1,9 +1,11 @@
 //! Alert history: every alert that starts firing or is resolved becomes a journal
 //! event (`alert.firing`, `alert.resolved`, subject `Alert/<alertname>`), so it is
 //! durable, ordered with everything else andon records, and readable at
-//! `GET /api/v1/alert-history` (`andon alerts history`).
+//! `GET /api/v1/alert-history` (`andon alerts history`). The notifier's deliveries
+//! (`notification.sent`, `notification.failed`) read back the same way at
+//! `GET /api/v1/notifications` (`andon alerts notifications`).
 
-use andon_core::{ErrorKind, NewEvent};
+use andon_core::NewEvent;
 use andon_metrics::rules::AlertEvent;
 use andon_store::Store;
 use axum::Json;
@@ -60,16 +62,31 @@ pub(crate) async fn history(
     State(s): State<AppState>,
     Q(q): Q<HistoryQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 10_000 {
-        return Err(ApiError::new(
-            ErrorKind::InvalidArgument,
-            format!("limit must be between 1 and 10000, found {limit}"),
-        ));
-    }
+    let limit = crate::error::list_limit(q.limit)?;
     let items = match &q.alertname {
         Some(name) => s.store.events_about(&format!("Alert/{name}"), limit).await?,
         None => s.store.events_of_kinds(&["alert.firing", "alert.resolved"], limit).await?,
+    };
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NotificationsQuery {
+    limit: Option<usize>,
+    receiver: Option<String>,
+}
+
+/// The newest notification attempts (sent, or failed after retries), newest first.
+pub(crate) async fn notifications(
+    State(s): State<AppState>,
+    Q(q): Q<NotificationsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = crate::error::list_limit(q.limit)?;
+    let items = match &q.receiver {
+        Some(r) => s.store.events_about(&format!("Receiver/{r}"), limit).await?,
+        None => {
+            s.store.events_of_kinds(&["notification.sent", "notification.failed"], limit).await?
+        }
     };
     Ok(Json(json!({ "items": items })))
 }

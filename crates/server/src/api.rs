@@ -32,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/apply", post(apply))
         .route("/api/v1/events", get(events::list_or_follow))
         .route("/api/v1/alert-history", get(crate::alerts::history))
+        .route("/api/v1/notifications", get(crate::alerts::notifications))
         .route(
             "/alertmanager/api/v2/silences",
             get(crate::am_api::get_silences).post(crate::am_api::post_silence),

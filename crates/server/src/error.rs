@@ -145,3 +145,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Target {
         })
     }
 }
+
+/// A list endpoint's `limit` (default 100): between 1 and 10,000.
+pub(crate) fn list_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!("limit must be between 1 and 10000, found {limit}"),
+        ));
+    }
+    Ok(limit)
+}

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use andon_core::{ErrorKind, Event};
+use andon_core::Event;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -44,13 +44,7 @@ pub(crate) async fn list_or_follow(
     if q.follow {
         return Ok(follow(s, after).into_response());
     }
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 10_000 {
-        return Err(ApiError::new(
-            ErrorKind::InvalidArgument,
-            format!("limit must be between 1 and 10000, found {limit}"),
-        ));
-    }
+    let limit = crate::error::list_limit(q.limit)?;
     let items = s.store.events(after, limit).await?;
     let last = items.last().map_or(after, |e| e.seq);
     Ok(Json(EventPage { items, last }).into_response())

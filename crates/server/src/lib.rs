@@ -15,6 +15,8 @@ mod rollout_api;
 mod rollouts;
 mod runtime;
 mod slo_api;
+mod smtp;
+mod tls;
 mod ui;
 mod ui_alerts;
 mod ui_metrics;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_alertmanager::config::Config;
-use andon_alertmanager::config::IntegrationKind;
+use andon_alertmanager::config::{Integration, IntegrationKind, Settings};
 use andon_alertmanager::dispatch::{Dispatcher, NflogEntry, NflogKey, Notification};
 use andon_alertmanager::payload::{RenderContext, Rendered, Templates};
 use andon_alertmanager::silence::{Silence, SilenceState, Silences};
@@ -18,7 +18,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::tls::TlsOptions;
+
+/// A notification rendered for its integration with the TLS settings to send it
+/// with, or why it could not be rendered.
+type Outgoing = Result<(Rendered, TlsOptions), String>;
 
 /// Attempts per notification before it is handed back to the dispatcher.
 const ATTEMPTS: u32 = 5;
@@ -31,9 +37,17 @@ struct State {
     silences: Silences,
     /// Notification-log entries read back at start, given to the dispatcher once one exists.
     nflog: Vec<(NflogKey, NflogEntry)>,
+    /// andon's default templates plus the configuration's `templates:` files.
+    templates: Templates,
+    /// `global.http_config`: the receivers' default HTTP client settings.
+    global_http: Option<serde_json::Value>,
 }
 
 impl State {
+    fn split(&mut self) -> (Option<&mut Dispatcher>, &Templates, Option<&serde_json::Value>) {
+        (self.dispatcher.as_mut(), &self.templates, self.global_http.as_ref())
+    }
+
     fn sync_nflog(&mut self) {
         if let Some(d) = self.dispatcher.as_mut() {
             for (k, e) in std::mem::take(&mut self.nflog) {
@@ -55,7 +69,6 @@ pub(crate) struct Notifier {
     state: Mutex<State>,
     wake: tokio::sync::Notify,
     external_url: String,
-    templates: Templates,
     zones: Box<dyn ZoneLookup + Send + Sync>,
     http: Client<HttpConnector, Full<Bytes>>,
     /// Delivered notifications go to the journal (the notification log).
@@ -78,10 +91,11 @@ impl Notifier {
                 source: None,
                 silences: Silences::new(),
                 nflog: Vec::new(),
+                templates,
+                global_http: None,
             }),
             wake: tokio::sync::Notify::new(),
             external_url,
-            templates,
             zones: Box::new(andon_alertmanager::system_zones()),
             http: Client::builder(TokioExecutor::new()).build_http(),
             store,
@@ -92,12 +106,15 @@ impl Notifier {
         &*self.zones
     }
 
-    /// Puts the AlertmanagerConfig `source` in force (`None`: it was deleted). The
-    /// last applied one wins; its groups and notification log carry over.
-    pub(crate) fn set_config(&self, source: &str, config: Option<Config>) {
+    /// Puts the AlertmanagerConfig `source` in force with its templates (`None`: it
+    /// was deleted). The last applied one wins; its groups and notification log carry
+    /// over.
+    pub(crate) fn set_config(&self, source: &str, config: Option<(Config, Templates)>) {
         let Ok(mut st) = self.state.lock() else { return };
         match config {
-            Some(cfg) => {
+            Some((cfg, templates)) => {
+                st.templates = templates;
+                st.global_http = cfg.global.http_config.clone();
                 for w in &cfg.warnings {
                     tracing::warn!(config = source, warning = %w, "alertmanager config");
                 }
@@ -189,10 +206,10 @@ impl Notifier {
         loop {
             let now = now_ms();
             let (due, next) = match self.state.lock() {
-                Ok(mut st) => match st.dispatcher.as_mut() {
-                    Some(d) => {
+                Ok(mut guard) => match guard.split() {
+                    (Some(d), st_templates, global_http) => {
                         let due = d.tick(now);
-                        let rendered: Vec<(Notification, Result<Rendered, String>)> = due
+                        let rendered: Vec<(Notification, Outgoing)> = due
                             .into_iter()
                             .map(|n| {
                                 let r = match d.integration(&n) {
@@ -202,12 +219,13 @@ impl Notifier {
                                         };
                                         let cx = RenderContext {
                                             external_url: &self.external_url,
-                                            templates: &self.templates,
+                                            templates: st_templates,
                                             zones: &*self.zones,
                                             read_file: &read,
                                             hostname: "andon",
                                         };
                                         andon_alertmanager::payload::render(&n, integ, &cx)
+                                            .map(|r| (r, tls_of(integ, global_http)))
                                             .map_err(|e| e.0)
                                     }
                                     None => Err("the receiver is gone".into()),
@@ -217,7 +235,7 @@ impl Notifier {
                             .collect();
                         (rendered, d.next_deadline())
                     }
-                    None => (Vec::new(), None),
+                    (None, ..) => (Vec::new(), None),
                 },
                 Err(_) => return,
             };
@@ -235,10 +253,19 @@ impl Notifier {
         }
     }
 
-    async fn deliver(&self, n: Notification, r: Result<Rendered, String>) {
+    async fn deliver(&self, n: Notification, r: Outgoing) {
         let result = match r {
-            Ok(Rendered::Http { url, body }) => self.post_with_retries(&url, body).await,
-            Ok(Rendered::Email(_)) => Err("e-mail delivery is not available yet".to_string()),
+            Ok((Rendered::Http { url, body }, tls)) => {
+                self.with_retries(|| self.post(&url, body.clone(), &tls)).await
+            }
+            Ok((Rendered::Email(m), tls)) => {
+                self.with_retries(|| async {
+                    crate::smtp::send(&m, &tls, m.force_implicit_tls)
+                        .await
+                        .map_err(|e| (e.retry, e.message))
+                })
+                .await
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -254,6 +281,7 @@ impl Notifier {
             }
             Err(e) => {
                 tracing::warn!(receiver = %n.receiver, group = %n.group_key, error = %e, "notification failed; the next flush retries it");
+                self.log_failed(&n, &e).await;
                 if let Ok(mut st) = self.state.lock()
                     && let Some(d) = st.dispatcher.as_mut()
                 {
@@ -266,31 +294,50 @@ impl Notifier {
     /// Records a delivered notification in the journal: the notification log, read
     /// back at start so a restart does not notify the same groups again.
     async fn log_sent(&self, n: &Notification) {
-        let key = n.nflog_key();
         let entry = n.nflog_entry();
         let hex = |s: &std::collections::BTreeSet<u64>| {
             s.iter().map(|f| format!("{f:016x}")).collect::<Vec<_>>()
         };
+        let more = serde_json::json!({
+            "firing": hex(&entry.firing),
+            "resolved": hex(&entry.resolved),
+            "timestamp": entry.timestamp,
+            "expiresAt": entry.expires_at,
+        });
+        self.log(n, "notification.sent", more).await;
+    }
+
+    /// Records a notification that failed after its retries (the dispatcher tries it
+    /// again at the group's next flush), for the notification-log view.
+    async fn log_failed(&self, n: &Notification, error: &str) {
+        let more = serde_json::json!({ "attempts": ATTEMPTS, "error": error });
+        self.log(n, "notification.failed", more).await;
+    }
+
+    /// Appends a notification-log event: what every entry says of its notification,
+    /// and `more`.
+    async fn log(&self, n: &Notification, kind: &str, more: serde_json::Value) {
+        let key = n.nflog_key();
+        let mut data = serde_json::json!({
+            "receiver": key.receiver,
+            "integration": key.integration.as_str(),
+            "index": key.index,
+            "groupKey": key.group_key,
+            "status": n.status.as_str(),
+            "reason": n.reason.as_str(),
+            "alerts": n.alerts.len(),
+        });
+        if let (Some(d), serde_json::Value::Object(m)) = (data.as_object_mut(), more) {
+            d.extend(m);
+        }
         let event = andon_core::NewEvent {
-            kind: "notification.sent".into(),
+            kind: kind.into(),
             subject: format!("Receiver/{}", key.receiver),
             actor: "notifier".into(),
-            data: serde_json::json!({
-                "receiver": key.receiver,
-                "integration": key.integration.as_str(),
-                "index": key.index,
-                "groupKey": key.group_key,
-                "status": n.status.as_str(),
-                "reason": n.reason.as_str(),
-                "alerts": n.alerts.len(),
-                "firing": hex(&entry.firing),
-                "resolved": hex(&entry.resolved),
-                "timestamp": entry.timestamp,
-                "expiresAt": entry.expires_at,
-            }),
+            data,
         };
         if let Err(e) = self.store.append(vec![event]).await {
-            tracing::warn!(error = %e, "notification log not recorded");
+            tracing::warn!(error = %e, kind, "notification log not recorded");
         }
     }
 
@@ -346,11 +393,17 @@ impl Notifier {
         }
     }
 
-    async fn post_with_retries(&self, url: &str, body: String) -> Result<(), String> {
+    /// Runs one delivery attempt up to [`ATTEMPTS`] times with exponential backoff
+    /// while its errors say a retry may help.
+    async fn with_retries<F, Fut>(&self, attempt_once: F) -> Result<(), String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), (bool, String)>>,
+    {
         let mut backoff = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            match self.post(url, body.clone()).await {
+            match attempt_once().await {
                 Ok(()) => return Ok(()),
                 Err((retry, e)) => {
                     last = e;
@@ -365,16 +418,23 @@ impl Notifier {
         Err(last)
     }
 
-    async fn post(&self, url: &str, body: String) -> Result<(), (bool, String)> {
-        let req = hyper::Request::post(url)
+    async fn post(&self, url: &str, body: String, tls: &TlsOptions) -> Result<(), (bool, String)> {
+        let uri: hyper::Uri = url.parse().map_err(|e| (false, format!("url {url:?}: {e}")))?;
+        let req = hyper::Request::post(&uri)
             .header("content-type", "application/json")
             .header("user-agent", concat!("andon/", env!("CARGO_PKG_VERSION")))
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| (false, e.to_string()))?;
-        let resp = match tokio::time::timeout(Duration::from_secs(10), self.http.request(req)).await
-        {
+        let send = async {
+            if uri.scheme_str() == Some("https") {
+                https_send(&uri, req, tls).await
+            } else {
+                self.http.request(req).await.map_err(|e| e.to_string())
+            }
+        };
+        let resp = match tokio::time::timeout(Duration::from_secs(10), send).await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err((true, e.to_string())),
+            Ok(Err(e)) => return Err((true, e)),
             Err(_) => return Err((true, "timed out".into())),
         };
         let status = resp.status();
@@ -386,4 +446,45 @@ impl Notifier {
             format!("{status}: {}", String::from_utf8_lossy(&text[..text.len().min(300)]).trim());
         Err((status.is_server_error() || status.as_u16() == 429, msg))
     }
+}
+
+/// The TLS settings of an integration's HTTP client (its `http_config`, or the
+/// global one) or of its SMTP client.
+fn tls_of(integ: &Integration, global_http: Option<&serde_json::Value>) -> TlsOptions {
+    let http = |own: &Option<serde_json::Value>| {
+        TlsOptions::from_http_config(own.as_ref().or(global_http))
+    };
+    match &integ.settings {
+        Settings::Webhook(c) => http(&c.http_config),
+        Settings::Slack(c) => http(&c.http_config),
+        Settings::PagerDuty(c) => http(&c.http_config),
+        Settings::Email(c) => TlsOptions::from_json(c.tls_config.as_ref()),
+    }
+}
+
+/// One HTTPS request on a connection of its own (notifications are few; no pool).
+async fn https_send(
+    uri: &hyper::Uri,
+    mut req: hyper::Request<Full<Bytes>>,
+    tls: &TlsOptions,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    let host = uri.host().ok_or("url has no host")?;
+    // HTTP/1.1 on a connection of our own: the request needs its Host header.
+    let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+    let value = hyper::header::HeaderValue::from_str(&authority).map_err(|e| e.to_string())?;
+    req.headers_mut().insert(hyper::header::HOST, value);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    *req.uri_mut() = path.parse().map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
+    let port = uri.port_u16().unwrap_or(443);
+    let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
+    let stream = crate::tls::connect(tcp, host, tls).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender.send_request(req).await.map_err(|e| e.to_string())
 }

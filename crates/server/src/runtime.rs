@@ -213,11 +213,20 @@ impl Runtime {
         let source = format!("{}/{}", key.namespace, key.name);
         let config = o.and_then(|o| {
             let spec = o.to_document(andon_spec::API_VERSION)["spec"].to_string();
-            match andon_alertmanager::config::parse(spec.as_bytes(), "stored", self.notifier.zones()) {
-                Ok(c) => Some(c),
+            let c = match andon_alertmanager::config::parse(spec.as_bytes(), "stored", self.notifier.zones()) {
+                Ok(c) => c,
                 Err(d) => {
                     tracing::error!(config = %key, problems = ?d, "stored alertmanager config does not read back");
-                    None
+                    return None;
+                }
+            };
+            match andon_alertmanager::load_templates(&c.templates, std::path::Path::new(".")) {
+                Ok(t) => Some((c, t)),
+                Err(d) => {
+                    // Routing still works; notifications naming a missing template fail
+                    // (and are retried) until the files are back and the config reapplied.
+                    tracing::error!(config = %key, problems = ?d, "the alertmanager config's template files do not read; using andon's default templates");
+                    andon_alertmanager::payload::Templates::new().ok().map(|t| (c, t))
                 }
             }
         });

@@ -1,6 +1,7 @@
-//! The Alerts page: firing and pending alerts with their labels and annotations,
-//! every rule group with its rules' health, and the last 24 hours of alert history
-//! read back from the `ALERTS` series.
+//! The Alerts page: firing and pending alerts with their labels and annotations and
+//! a button that silences one, the silences with a button that expires one, the
+//! notification log (deliveries and failures), every rule group with its rules'
+//! health, and the last 24 hours of alert history read back from the `ALERTS` series.
 
 use std::fmt::Write as _;
 
@@ -44,7 +45,7 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
     let _ =
         write!(body, "<p class=\"muted\">{firing} firing, {} pending.</p>", active.len() - firing);
     if !active.is_empty() {
-        body.push_str("<table class=\"alerts\"><thead><tr><th>alert</th><th>state</th><th>labels</th><th>annotations</th><th>active since</th><th>value</th></tr></thead><tbody>");
+        body.push_str("<table class=\"alerts\"><thead><tr><th>alert</th><th>state</th><th>labels</th><th>annotations</th><th>active since</th><th>value</th><th>silence for</th></tr></thead><tbody>");
         for (rule, a) in &active {
             let ann: String = a
                 .annotations
@@ -53,7 +54,8 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
                 .collect();
             let _ = write!(
                 body,
-                "<tr class=\"{state}\"><td>{name}</td><td><span class=\"state {state}\">{state}</span></td><td>{labels}</td><td>{ann}</td><td title=\"{at}\">{ago} ago</td><td>{value}</td></tr>",
+                "<tr class=\"{state}\"><td>{name}</td><td><span class=\"state {state}\">{state}</span></td><td>{labels}</td><td>{ann}</td><td title=\"{at}\">{ago} ago</td><td>{value}</td>\
+                 <td class=\"silence\" data-matchers=\"{matchers}\"><input name=\"duration\" value=\"2h\" size=\"4\" aria-label=\"duration\"> <input name=\"comment\" placeholder=\"comment\" size=\"12\" aria-label=\"comment\"> <button type=\"button\" data-silence>Silence</button></td></tr>",
                 state = a.state.as_str(),
                 name = esc(&rule.name),
                 labels = labels_html(
@@ -63,10 +65,14 @@ pub(crate) async fn page(State(s): State<AppState>) -> Html<String> {
                 at = esc(&andon_core::Timestamp::from_millis(a.active_at).to_string()),
                 ago = ago(now, a.active_at),
                 value = esc(&andon_promql::format_float(a.value)),
+                matchers = esc(&silence_matchers(&a.labels).to_string()),
             );
         }
         body.push_str("</tbody></table>");
     }
+    body.push_str("<p id=\"silence-result\" class=\"muted\"></p>");
+    silences_html(&s, now, &mut body);
+    notifications_html(&s, &mut body).await;
 
     // Rule groups.
     body.push_str("<h2>Rules</h2>");
@@ -165,4 +171,87 @@ async fn alert_history(s: &AppState, now: i64) -> Vec<(andon_series::Labels, i64
     }
     spans.sort_by_key(|s| std::cmp::Reverse(s.1));
     spans
+}
+
+/// Alertmanager matchers (`isEqual`, not regex) for every label of an alert: what the
+/// Silence button posts.
+fn silence_matchers(labels: &andon_series::Labels) -> serde_json::Value {
+    serde_json::Value::Array(
+        labels
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "name": l.name.to_string(),
+                    "value": l.value.to_string(),
+                    "isRegex": false,
+                    "isEqual": true,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Pending and active silences, each with an Expire button; expired ones are left
+/// to `andon silence list`.
+fn silences_html(s: &AppState, now: i64, body: &mut String) {
+    use andon_alertmanager::SilenceState;
+    let mut list: Vec<_> =
+        s.notifier.silences().into_iter().filter(|(_, st)| *st != SilenceState::Expired).collect();
+    list.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.ends_at.cmp(&b.0.ends_at)));
+    body.push_str("<h2>Silences</h2>");
+    if list.is_empty() {
+        body.push_str("<p class=\"muted\">No active silence.</p>");
+        return;
+    }
+    body.push_str("<table class=\"silences\"><thead><tr><th>matchers</th><th>state</th><th>ends</th><th>created by</th><th>comment</th><th></th></tr></thead><tbody>");
+    for (x, st) in &list {
+        let matchers: String = x
+            .matchers
+            .iter()
+            .map(|m| format!("<span class=\"label\">{}</span> ", esc(&m.to_string())))
+            .collect();
+        let _ = write!(
+            body,
+            "<tr data-silence-id=\"{id}\"><td>{matchers}</td><td>{state}</td><td title=\"{end}\">in {left}</td><td>{by}</td><td>{comment}</td><td><button type=\"button\" data-expire=\"{id}\">Expire</button></td></tr>",
+            id = esc(&x.id),
+            state = st.as_str(),
+            end = esc(&andon_core::Timestamp::from_millis(x.ends_at).to_string()),
+            left = ago(x.ends_at, now),
+            by = esc(&x.created_by),
+            comment = esc(&x.comment),
+        );
+    }
+    body.push_str("</tbody></table>");
+}
+
+/// The newest notifications: delivered, or failed after their retries.
+async fn notifications_html(s: &AppState, body: &mut String) {
+    body.push_str("<h2>Notifications</h2>");
+    let items = s
+        .store
+        .events_of_kinds(&["notification.sent", "notification.failed"], 20)
+        .await
+        .unwrap_or_default();
+    if items.is_empty() {
+        body.push_str("<p class=\"muted\">No notification sent yet. Apply an Alertmanager configuration (<code>route:</code> and <code>receivers:</code>) with <code>andon apply -f</code>.</p>");
+        return;
+    }
+    body.push_str("<table class=\"notifications\"><thead><tr><th>time</th><th>receiver</th><th>integration</th><th>result</th><th>status</th><th>alerts</th><th>group</th><th>error</th></tr></thead><tbody>");
+    for e in &items {
+        let d = &e.data;
+        let text = |k: &str| esc(d[k].as_str().unwrap_or(""));
+        let result = e.kind.trim_start_matches("notification.");
+        let _ = write!(
+            body,
+            "<tr class=\"{result}\"><td>{}</td><td>{}</td><td>{}</td><td>{result}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&e.time.to_string()),
+            text("receiver"),
+            text("integration"),
+            text("status"),
+            d["alerts"].as_u64().unwrap_or(0),
+            text("groupKey"),
+            text("error"),
+        );
+    }
+    body.push_str("</tbody></table>");
 }

@@ -1,6 +1,7 @@
 //! The Rollouts pages: every Service's rollout at a glance, and one rollout in detail —
 //! its step timeline, the canary's weight over time (from the journal), the analysis
-//! measurements, and the operator's buttons (promote, abort, retry, pause, resume).
+//! measurements, and the operator's buttons (promote, abort, retry, pause, resume, and
+//! override-freeze with its reason while an error-budget policy holds the rollout).
 
 use std::fmt::Write as _;
 
@@ -170,6 +171,9 @@ pub(crate) async fn detail(
         ("resume", "Resume"),
     ] {
         let _ = write!(body, "<button type=\"button\" data-action=\"{action}\">{label}</button> ");
+    }
+    if r["message"].as_str().is_some_and(|m| m.starts_with("ErrorBudgetFrozen")) {
+        body.push_str("<input id=\"freeze-reason\" placeholder=\"why the freeze is overridden\" size=\"30\" aria-label=\"reason\"> <button type=\"button\" data-action=\"override-freeze\">Override freeze</button> ");
     }
     body.push_str("<span id=\"rollout-result\" class=\"muted\"></span></p>");
     if let Some(url) = r["previewUrl"].as_str() {

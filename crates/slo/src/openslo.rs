@@ -41,18 +41,7 @@ pub(crate) fn is_companion(root: &Node) -> bool {
 
 /// The `openslo/v1` `SLI` documents of a file by name.
 pub(crate) fn collect_indicators(docs: &[Document]) -> HashMap<String, &Node> {
-    let mut out = HashMap::new();
-    for d in docs {
-        if str_of(&d.root, "apiVersion") == Some("openslo/v1")
-            && str_of(&d.root, "kind") == Some("SLI")
-            && let Value::Map(entries) = &d.root.value
-            && let Some((_, meta)) = entries.iter().find(|(k, _)| k.key_text() == "metadata")
-            && let Some(name) = str_of(meta, "name")
-        {
-            out.insert(name.to_owned(), &d.root);
-        }
-    }
-    out
+    andon_spec::resource::openslo_indicators(docs)
 }
 
 pub(crate) fn decode(

@@ -279,6 +279,45 @@ fn openslo_v1_ratio_and_threshold() {
 }
 
 #[test]
+fn openslo_v1_applied_with_its_sli_documents() {
+    // `andon apply` stores each SLO with the SLI it names inline; Service documents
+    // are read and not stored.
+    let ms = andon_spec::parse_manifests("slo.yaml", OPENSLO_V1.as_bytes(), None)
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    let names: Vec<&str> = ms.iter().map(|m| m.metadata.name.as_str()).collect();
+    assert_eq!(names, ["availability", "latency"]);
+    assert!(ms.iter().all(|m| m.kind.kind == "PrometheusServiceLevel"));
+    let andon_spec::Spec::Foreign(f) = &ms[0].spec else { panic!("foreign spec") };
+    let doc = &f.value["document"];
+    assert!(doc["spec"].get("indicatorRef").is_none(), "{doc}");
+    assert_eq!(doc["spec"]["indicator"]["metadata"]["name"], "http-errors", "{doc}");
+    let stored = from_spec_json(&f.value).unwrap_or_else(|d| panic!("{d:?}"));
+    let direct = gen_ok(OPENSLO_V1, &Options::default());
+    assert_eq!(stored.slos[0].sli, direct.slos[0].sli);
+    assert!(check_manifests(&ms).is_empty());
+
+    let missing = OPENSLO_V1.replace("indicatorRef: http-errors", "indicatorRef: http-error");
+    let diags = andon_spec::parse_manifests("slo.yaml", missing.as_bytes(), None).unwrap_err();
+    let got: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            "slo.yaml:25:17: spec.indicatorRef: no openslo/v1 SLI named \"http-error\" in the applied files"
+        ]
+    );
+    let policy = format!(
+        "{OPENSLO_V1}---\napiVersion: openslo/v1\nkind: AlertPolicy\nmetadata: {{name: p}}\nspec: {{}}\n"
+    );
+    let diags = andon_spec::parse_manifests("slo.yaml", policy.as_bytes(), None).unwrap_err();
+    assert!(
+        diags[0]
+            .to_string()
+            .starts_with("slo.yaml:62:7: kind: OpenSLO AlertPolicy documents are not applied"),
+        "{diags:?}"
+    );
+}
+
+#[test]
 fn openslo_v1_problems() {
     let text = r#"apiVersion: openslo/v1
 kind: SLO

@@ -101,3 +101,53 @@ pub fn load(
     }
     if diags.is_empty() { Ok(all) } else { Err(diags) }
 }
+
+/// Expands `*`, `?` and `[...]` in the last path component, as Prometheus's
+/// `rule_files` and Alertmanager's `templates` do; matches sorted by name.
+pub fn glob(path: &Path) -> Vec<PathBuf> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !name.contains(['*', '?', '[']) {
+        return if path.exists() { vec![path.to_path_buf()] } else { Vec::new() };
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut re = String::from("^");
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '[' => {
+                re.push('[');
+                if chars.peek() == Some(&'^') || chars.peek() == Some(&'!') {
+                    chars.next();
+                    re.push('^');
+                }
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        break;
+                    }
+                    if d == '\\' || d == '[' {
+                        re.push('\\');
+                    }
+                    re.push(d);
+                }
+                re.push(']');
+            }
+            other => re.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    re.push('$');
+    let Ok(re) = regex::Regex::new(&re) else { return Vec::new() };
+    // Matches keep the directory as written (`x.tmpl`, not `./x.tmpl`).
+    let listed = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let mut out: Vec<PathBuf> = std::fs::read_dir(listed)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| re.is_match(&e.file_name().to_string_lossy()))
+                .map(|e| dir.join(e.file_name()))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}

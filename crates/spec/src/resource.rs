@@ -78,21 +78,115 @@ fn slo_shape(node: &Node) -> Option<&'static str> {
     None
 }
 
+/// The `openslo/v1` `SLI` documents among `docs`, by `metadata.name`: what SLOs name
+/// with `indicatorRef`.
+pub fn openslo_indicators(docs: &[yaml::Document]) -> HashMap<String, &Node> {
+    let mut out = HashMap::new();
+    for d in docs {
+        if d.root.str_field("apiVersion") == Some("openslo/v1")
+            && d.root.str_field("kind") == Some("SLI")
+            && let Value::Map(entries) = &d.root.value
+            && let Some((_, meta)) = entries.iter().find(|(k, _)| k.key_text() == "metadata")
+            && let Some(name) = meta.str_field("name")
+        {
+            out.insert(name.to_owned(), &d.root);
+        }
+    }
+    out
+}
+
+/// An OpenSLO v1 SLO with each `indicatorRef` (of the SLO or of an objective)
+/// replaced by the named SLI inline (`indicator: {metadata, spec}`), so the stored
+/// document stands alone. The SLI keeps its own positions.
+fn inline_indicator_refs(ctx: &mut Ctx, node: &Node, slis: &HashMap<String, &Node>) -> Node {
+    fn replace(ctx: &mut Ctx, map: &mut Node, path: &str, slis: &HashMap<String, &Node>) {
+        let Value::Map(entries) = &mut map.value else { return };
+        for (k, v) in entries.iter_mut() {
+            if k.key_text() != "indicatorRef" {
+                continue;
+            }
+            let Value::Str(name) = &v.value else { return };
+            let Some(sli) = slis.get(name.as_str()) else {
+                ctx.error(
+                    v.pos,
+                    format!("{path}.indicatorRef"),
+                    format!("no openslo/v1 SLI named {name:?} in the applied files"),
+                );
+                return;
+            };
+            let Value::Map(parts) = &sli.value else { return };
+            let kept: Vec<(Node, Node)> = parts
+                .iter()
+                .filter(|(pk, _)| matches!(pk.key_text().as_ref(), "metadata" | "spec"))
+                .cloned()
+                .collect();
+            *k = Node { value: Value::Str("indicator".into()), pos: k.pos };
+            *v = Node { value: Value::Map(kept), pos: sli.pos };
+        }
+    }
+    let mut out = node.clone();
+    if node.str_field("apiVersion") != Some("openslo/v1") {
+        return out;
+    }
+    if let Value::Map(entries) = &mut out.value
+        && let Some((_, spec)) = entries.iter_mut().find(|(k, _)| k.key_text() == "spec")
+    {
+        replace(ctx, spec, "spec", slis);
+        if let Value::Map(spec_entries) = &mut spec.value
+            && let Some((_, objectives)) =
+                spec_entries.iter_mut().find(|(k, _)| k.key_text() == "objectives")
+            && let Value::Seq(items) = &mut objectives.value
+        {
+            for (i, o) in items.iter_mut().enumerate() {
+                replace(ctx, o, &index("spec.objectives", i), slis);
+            }
+        }
+    }
+    out
+}
+
 /// An SLO document as a `PrometheusServiceLevel` manifest: its name is
-/// `metadata.name`, or for a Sloth spec its `service`.
-fn slo_manifest(ctx: &mut Ctx, node: &Node, shape: &str, file: &str, ns: &str) -> Option<Manifest> {
+/// `metadata.name`, or for a Sloth spec its `service`. OpenSLO `SLI` and `Service`
+/// documents beside the SLOs are read, not stored: SLIs go inline into the SLOs that
+/// name them.
+fn slo_manifest(
+    ctx: &mut Ctx,
+    node: &Node,
+    shape: &str,
+    file: &str,
+    ns: &str,
+    slis: &HashMap<String, &Node>,
+) -> Option<Manifest> {
     if shape == "openslo" && node.str_field("kind") != Some("SLO") {
         let kind = node.str_field("kind").unwrap_or("?");
+        if matches!(kind, "SLI" | "Service") {
+            return None;
+        }
+        let at = match &node.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.key_text() == "kind")
+                .map_or(node.pos, |(_, v)| v.pos),
+            _ => node.pos,
+        };
         ctx.error(
-            node.pos,
+            at,
             "kind",
             format!(
-                "OpenSLO {kind} documents are read by `andon slo generate`; apply OpenSLO SLOs \
-                 with their indicator inline"
+                "OpenSLO {kind} documents are not applied: andon alerts on SLOs with \
+                 multi-window multi-burn-rate rules and routes alerts with an Alertmanager \
+                 configuration (`andon slo generate` reads and skips them)"
             ),
         );
         return None;
     }
+    let inlined;
+    let node = if shape == "openslo" {
+        inlined = inline_indicator_refs(ctx, node, slis);
+        &inlined
+    } else {
+        node
+    };
     let meta = match &node.value {
         Value::Map(entries) => {
             entries.iter().find(|(k, _)| k.key_text() == "metadata").map(|(_, v)| v)
@@ -253,6 +347,7 @@ pub fn parse_manifests(
     let mut ctx = Ctx::default();
     let mut out = Vec::new();
     let ns = default_namespace.unwrap_or(DEFAULT_NAMESPACE);
+    let slis = openslo_indicators(&docs);
     for doc in &docs {
         if doc.root.value == Value::Null {
             continue;
@@ -289,7 +384,7 @@ pub fn parse_manifests(
                 origin: Origin { file: file.to_owned(), pos: doc.root.pos },
             });
         } else if let Some(shape) = slo_shape(&doc.root) {
-            out.extend(slo_manifest(&mut ctx, &doc.root, shape, file, ns));
+            out.extend(slo_manifest(&mut ctx, &doc.root, shape, file, ns, &slis));
         } else if is_list(&doc.root) {
             decode_list(&mut ctx, &doc.root, file, ns, &mut out);
         } else if let Some(m) = decode_manifest(&mut ctx, &doc.root, file, ns) {

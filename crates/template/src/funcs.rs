@@ -1033,23 +1033,11 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64: &[u8; 64] = andon_core::base64::URL_SAFE;
 
 /// Base64 with the URL-safe alphabet and padding.
 fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(char::from(B64[(n >> (18 - 6 * k) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    andon_core::base64::encode(data, B64)
 }
 
 fn base64_decode(s: &str) -> Result<Vec<u8>, String> {

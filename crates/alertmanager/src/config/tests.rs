@@ -338,6 +338,7 @@ receivers:
         from: x@y.z
         smarthost: 'h:25'
         tls_config: {insecure_skip_verify: true}
+        threading: {enabled: true}
 "#);
     let w: Vec<String> = c.warnings.iter().map(|d| d.to_string()).collect();
     has(
@@ -348,7 +349,17 @@ receivers:
     has(&w, "am.yml:2:1: tracing: not supported by andon; ignored");
     has(&w, "receivers[0].webhook_configs[0].payload: not supported by andon; ignored");
     has(&w, "receivers[0].slack_configs[0].actions: not supported");
-    has(&w, "receivers[0].email_configs[0].tls_config: not supported");
+    has(&w, "receivers[0].email_configs[0].threading: not supported");
+    assert!(!w.iter().any(|x| x.contains("tls_config")), "tls_config is applied: {w:#?}");
+    let Some(Settings::Email(e)) =
+        c.receivers[0].integrations.iter().find_map(|i| match &i.settings {
+            s @ Settings::Email(_) => Some(s.clone()),
+            _ => None,
+        })
+    else {
+        panic!("no email integration")
+    };
+    assert_eq!(e.tls_config, Some(serde_json::json!({"insecure_skip_verify": true})));
     assert_eq!(
         c.receivers[0].unsupported,
         vec!["opsgenie_configs".to_owned(), "telegram_configs".to_owned()]

@@ -190,7 +190,7 @@ receivers:
     };
     let mut templates = Templates::new().unwrap_or_else(|e| panic!("{e}"));
     templates
-        .add_file(
+        .add_template_file(
             "mine.tmpl",
             r#"{{ define "my.title" }}{{ .Receiver }}: {{ .Status | title }}{{ end }}"#,
         )

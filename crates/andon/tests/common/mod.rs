@@ -196,3 +196,36 @@ pub async fn fresh_postgres() -> Option<String> {
     pool.close().await;
     Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
 }
+
+/// Reads one HTTP/1.1 request from `sock` for the tests' small receivers: its head
+/// and its body (by `content-length`). `buf` carries bytes read past the request to
+/// the next call on a kept-alive connection. `None` when the connection ends first.
+pub async fn read_request<S: tokio::io::AsyncRead + Unpin>(
+    sock: &mut S,
+    buf: &mut Vec<u8>,
+) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse())
+                })
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                let body = buf[end + 4..end + 4 + len].to_vec();
+                buf.drain(..end + 4 + len);
+                return Some((head, body));
+            }
+        }
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}

@@ -22,7 +22,12 @@
       var b = ev.target.closest("button[data-action]");
       if (!b) return;
       var out = document.getElementById("rollout-result");
-      fetch(actions.dataset.rollout + b.dataset.action, { method: "POST", headers: { "Andon-Actor": "ui" } })
+      var action = b.dataset.action;
+      if (action === "override-freeze") {
+        // The reason is required and recorded in the journal with the actor.
+        action += "?reason=" + encodeURIComponent(document.getElementById("freeze-reason").value);
+      }
+      fetch(actions.dataset.rollout + action, { method: "POST", headers: { "Andon-Actor": "ui" } })
         .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
         .then(function (x) {
           out.textContent = x.ok ? x.j.message : (x.j.detail || x.j.title || "failed");
@@ -32,6 +37,50 @@
         .catch(function (e) { out.textContent = String(e); out.className = "bad"; });
     });
   }
+  // The Alerts page: silence an alert (every label matched exactly) or expire a silence.
+  function amCall(method, path, body) {
+    var out = document.getElementById("silence-result");
+    var init = { method: method, headers: { "Andon-Actor": "ui", "Content-Type": "application/json" } };
+    if (body) init.body = JSON.stringify(body);
+    fetch(path, init)
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+      .then(function (x) {
+        out.textContent = x.ok ? (x.j.silenceID ? "silenced: " + x.j.silenceID : "expired") : (x.j.detail || x.j.title || "failed");
+        out.className = x.ok ? "ok" : "bad";
+        if (x.ok) setTimeout(function () { location.reload(); }, 700);
+      })
+      .catch(function (e) { out.textContent = String(e); out.className = "bad"; });
+  }
+  function durationMs(text) {
+    var m = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
+    if (!m) return 0;
+    var unit = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[m[2]];
+    return Number(m[1]) * unit;
+  }
+  document.addEventListener("click", function (ev) {
+    var s = ev.target.closest("button[data-silence]");
+    if (s) {
+      var cell = s.closest("[data-matchers]");
+      var ms = durationMs(cell.querySelector("[name=duration]").value);
+      if (!ms) {
+        var out = document.getElementById("silence-result");
+        out.textContent = "duration: use a number and a unit, like 30m or 2h";
+        out.className = "bad";
+        return;
+      }
+      var now = Date.now();
+      amCall("POST", "/alertmanager/api/v2/silences", {
+        matchers: JSON.parse(cell.dataset.matchers),
+        startsAt: new Date(now).toISOString(),
+        endsAt: new Date(now + ms).toISOString(),
+        createdBy: "ui",
+        comment: cell.querySelector("[name=comment]").value || "silenced from the Alerts page"
+      });
+      return;
+    }
+    var x = ev.target.closest("button[data-expire]");
+    if (x) amCall("DELETE", "/alertmanager/api/v2/silence/" + encodeURIComponent(x.dataset.expire));
+  });
   var feed = document.getElementById("feed");
   if (!feed) return;
   var plurals = JSON.parse(feed.dataset.plurals || "{}");
