@@ -468,6 +468,11 @@ async fn an_exhausted_error_budget_freezes_rollouts_until_an_audited_override() 
         stdout(&o)
     );
     assert!(event_kinds(&c, 5000).await.iter().any(|k| k == "rollout.frozen"));
+    // The Rollouts page offers the override with a reason field while frozen.
+    let (_, page) = request(&c, Method::GET, "/ui/rollouts/default/shop", None).await;
+    let page = page.as_str().unwrap();
+    assert!(page.contains("data-action=\"override-freeze\">Override freeze</button>"), "{page}");
+    assert!(page.contains("id=\"freeze-reason\""), "{page}");
 
     // An override needs a reason, and the journal keeps who gave it and why.
     let o = a.cli(&["rollout", "override-freeze", "shop"]);
