@@ -14,13 +14,16 @@ use serde_json::Value;
 use crate::client::{Client, ClientError, read_sse};
 use crate::{
     AlertsCommand, Cli, Command, Format, PromqlCommand, RulesCommand, SilenceCommand, SloCommand,
-    output,
+    WorkflowCommand, output,
 };
 
 /// Runs a client command. `server` and `up` are the binary's to run.
 pub async fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Lint { paths } => Ok(lint(&paths)),
+        Command::Workflow { what: WorkflowCommand::Expr { expr, context } } => {
+            Ok(crate::workflow::expr(&expr, context.as_deref()))
+        }
         Command::Promql { what: PromqlCommand::Test { files, verbose } } => {
             Ok(promql_test(&files, verbose))
         }

@@ -5,6 +5,7 @@ pub mod client;
 mod commands;
 pub mod output;
 mod rollout;
+mod workflow;
 
 use std::path::PathBuf;
 
@@ -110,6 +111,11 @@ pub enum Command {
         #[command(subcommand)]
         what: RulesCommand,
     },
+    /// GitHub Actions workflows: expression evaluation.
+    Workflow {
+        #[command(subcommand)]
+        what: WorkflowCommand,
+    },
     /// Alerts from the server's rules: the ones pending and firing now, and their history.
     Alerts {
         #[command(subcommand)]
@@ -208,6 +214,18 @@ pub enum RulesCommand {
         /// Also write the results as JUnit XML to this file.
         #[arg(long)]
         junit: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Evaluate one `${{ }}` expression (without the braces) and print the result as
+    /// JSON; exit 1 with the message on a parse or evaluation error.
+    Expr {
+        expr: String,
+        /// A JSON object of contexts keyed by name (`{"github": {...}, "matrix": {...}}`).
+        #[arg(long)]
+        context: Option<PathBuf>,
     },
 }
 

@@ -1,0 +1,91 @@
+//! `andon workflow …` through the binary: expressions evaluated with contexts from a
+//! file, results as JSON on stdout, errors with their place and exit 1.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_andon");
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn expressions_evaluate_with_contexts_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx.json");
+    std::fs::write(
+        &ctx,
+        r#"{"github": {"event_name": "push", "commits": [{"id": "a1"}, {"id": "b2"}]},
+            "job": {"status": "failure"}, "custom": {"n": 3}}"#,
+    )
+    .unwrap();
+    let ctx = ctx.to_str().unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("1 == '1' && format('{0}-{1}', 'a', 2)", "\"a-2\"\n"),
+        ("github.commits.*.id", "[\n  \"a1\",\n  \"b2\"\n]\n"),
+        ("failure() && github.EVENT_NAME == 'PUSH'", "true\n"),
+        ("success()", "false\n"),
+        ("custom.n > 2 || 'never'", "true\n"),
+        (
+            "toJSON(fromJSON('{\"b\":1,\"a\":[true,null]}'))",
+            "\"{\\n  \\\"b\\\": 1,\\n  \\\"a\\\": [\\n    true,\\n    null\\n  ]\\n}\"\n",
+        ),
+        ("steps.build.outputs.tag", "null\n"),
+    ];
+    for (expr, want) in cases {
+        let (code, out, err) = run(&["workflow", "expr", expr, "--context", ctx]);
+        assert_eq!((code, out.as_str()), (0, *want), "{expr}: {err}");
+    }
+}
+
+#[test]
+fn errors_exit_1_with_the_place() {
+    for (expr, want) in [
+        (
+            "1 < )",
+            "error: parsing error: Unexpected symbol: ')'. Located at position 5 within expression: 1 < )",
+        ),
+        (
+            "nope.x",
+            "error: parsing error: Unrecognized named-value: 'nope'. Located at position 1 within expression: nope.x",
+        ),
+        (
+            "format('{1}', 'a')",
+            "error: evaluation error: The following format string references more arguments than were supplied: {1}",
+        ),
+        (
+            "'open",
+            "error: lexing error: Unexpected symbol: ''open'. Located at position 1 within expression: 'open",
+        ),
+        (
+            "join()",
+            "error: parsing error: Too few parameters supplied: 'join'. Located at position 1 within expression: join()",
+        ),
+    ] {
+        let (code, out, err) = run(&["workflow", "expr", expr]);
+        assert_eq!(code, 1, "{expr}: {out}");
+        assert!(out.is_empty(), "{expr}: nothing on stdout: {out}");
+        assert!(err.starts_with(want), "{expr}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "[1, 2]").unwrap();
+    let (code, _, err) = run(&["workflow", "expr", "1", "--context", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the contexts must be a JSON object keyed by context name, found Array"),
+        "{err}"
+    );
+}
