@@ -15,8 +15,8 @@ use std::fmt;
 pub use eval::{Host, MAX_MEMORY, evaluate, format};
 pub use parse::{Allowed, BUILTINS, BinOp, Function, Index, MAX_DEPTH, MAX_LENGTH, Node, parse};
 pub use value::{
-    Array, Object, Value, js_number, json_string, loose_cmp, loose_eq, number_to_string,
-    parse_json, parse_number,
+    Array, Object, Value, deep_eq, js_number, json_string, loose_cmp, loose_eq, number_to_string,
+    parse_json, parse_number, significant_digits, special_number,
 };
 
 /// Which stage refused an expression.

@@ -331,23 +331,59 @@ pub fn number_to_string(n: f64) -> String {
     js_number(rounded)
 }
 
-/// JavaScript's `Number.prototype.toString()` for a double.
-pub fn js_number(n: f64) -> String {
-    if n.is_nan() {
-        return "NaN".into();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    if n == 0.0 {
-        return "0".into();
-    }
-    // Shortest round-trip digits and the decimal exponent.
-    let sci = format!("{:e}", n.abs());
+/// The significant digits of a finite, non-zero number (no trailing zeros) and its
+/// decimal exponent (`d.ddd × 10^exp`): the shortest digits that read back to the
+/// same double, or rounded to `precision` significant digits.
+pub fn significant_digits(n: f64, precision: Option<usize>) -> (String, i32) {
+    let sci = match precision {
+        Some(p) => format!("{:.*e}", p.saturating_sub(1), n.abs()),
+        None => format!("{:e}", n.abs()),
+    };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    (digits.to_string(), exp.parse().unwrap_or(0))
+}
+
+/// Deep equality of plain values: arrays in order, objects by their keys (whatever
+/// the order), strings exactly, NaN equal to NaN.
+pub fn deep_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) => {
+            x.items.len() == y.items.len()
+                && x.items.iter().zip(&y.items).all(|(p, q)| deep_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_eq(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// How NaN, the infinities and zero are written (the same in JavaScript and .NET).
+pub fn special_number(n: f64) -> Option<String> {
+    if n.is_nan() {
+        return Some("NaN".into());
+    }
+    if n.is_infinite() {
+        return Some(if n > 0.0 { "Infinity" } else { "-Infinity" }.into());
+    }
+    (n == 0.0).then(|| "0".into())
+}
+
+/// JavaScript's `Number.prototype.toString()` for a double.
+pub fn js_number(n: f64) -> String {
+    if let Some(s) = special_number(n) {
+        return s;
+    }
+    let (digits, exp) = significant_digits(n, None);
     let k = digits.len() as i32;
-    let point = exp.parse::<i32>().unwrap_or(0) + 1; // value = 0.digits × 10^point
+    let point = exp + 1; // value = 0.digits × 10^point
     let mut out = String::new();
     if n < 0.0 {
         out.push('-');

@@ -7,30 +7,12 @@
 
 use std::path::PathBuf;
 
-use andon_expr::{Allowed, ErrorKind, Object, Value, evaluate, parse, parse_json};
+use andon_expr::{Allowed, ErrorKind, Object, Value, deep_eq as same, evaluate, parse, parse_json};
 
 const EXPECTED_CASES: usize = 1020;
 
 fn suite_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/suites/gha-expressions")
-}
-
-/// Deep equality of two plain values (JSON comparison, numbers by value).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => x == y || (x.is_nan() && y.is_nan()),
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) => {
-            x.items.len() == y.items.len() && x.items.iter().zip(&y.items).all(|(p, q)| same(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
-        }
-        _ => false,
-    }
 }
 
 fn run_case(case: &Object) -> Result<(), String> {

@@ -5,27 +5,10 @@
 //! includes, never original ones — and becomes a combination of its own when it
 //! extends none). At most 256 combinations.
 
-use andon_expr::{Object, Value};
+use andon_expr::{Object, Value, deep_eq as same};
 
 /// The most jobs one matrix may produce.
 pub const MAX_JOBS: usize = 256;
-
-/// Deep equality of plain values (strings compared exactly).
-pub fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) => {
-            x.items.len() == y.items.len() && x.items.iter().zip(&y.items).all(|(p, q)| same(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => false,
-    }
-}
 
 fn entries(v: &Value, what: &str) -> Result<Vec<Object>, String> {
     match v {

@@ -102,13 +102,22 @@ pub struct Document {
 /// Reads every document of `bytes`. On a syntax error the whole input is refused:
 /// the documents before it are not returned, so nothing of a broken file is applied.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
-    parse_inner(bytes).map_err(|d| match d.class {
+    parse_inner(bytes, true).map_err(|d| match d.class {
         Class::Invalid => d.with_class(Class::Syntax),
         _ => d,
     })
 }
 
-fn parse_inner(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
+/// Like [`parse`], but anchors and aliases are refused (GitHub Actions workflows do
+/// not support them).
+pub fn parse_without_anchors(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
+    parse_inner(bytes, false).map_err(|d| match d.class {
+        Class::Invalid => d.with_class(Class::Syntax),
+        _ => d,
+    })
+}
+
+fn parse_inner(bytes: &[u8], anchors: bool) -> Result<Vec<Document>, Diagnostic> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(Diagnostic::at(
             Pos::new(1, 1),
@@ -136,7 +145,7 @@ fn parse_inner(bytes: &[u8]) -> Result<Vec<Document>, Diagnostic> {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    Builder::default().run(text)
+    Builder { refuse_anchors: !anchors, ..Builder::default() }.run(text)
 }
 
 fn pos_of(span: &YSpan) -> Pos {
@@ -155,6 +164,7 @@ struct Builder {
     nodes: usize,
     docs: Vec<Document>,
     doc_pos: Option<Pos>,
+    refuse_anchors: bool,
 }
 
 fn count_nodes(n: &Node) -> usize {
@@ -193,8 +203,23 @@ impl Builder {
             }
             Event::DocumentEnd => {}
             Event::Scalar(text, style, anchor, tag) => {
+                self.check_anchor(anchor, pos)?;
                 let value = resolve_scalar(&text, style, tag.as_deref(), pos)?;
+                // An empty value (`image:`) is placed right after its key's colon.
+                let pos = match self.stack.last() {
+                    Some(Frame::Map { key: Some(k), .. })
+                        if text.is_empty()
+                            && style == ScalarStyle::Plain
+                            && matches!(k.value, Value::Str(_)) =>
+                    {
+                        Pos::new(k.pos.line, k.pos.col + k.key_text().chars().count() + 1)
+                    }
+                    _ => pos,
+                };
                 self.push(Node { value, pos }, anchor, 1)?;
+            }
+            Event::Alias(_) if self.refuse_anchors => {
+                return Err(Diagnostic::at(pos, "", "Anchors are not currently supported"));
             }
             Event::Alias(id) => {
                 let Some((node, size)) = self.anchors.get(&id).cloned() else {
@@ -203,10 +228,12 @@ impl Builder {
                 self.push(Node { value: node.value, pos }, 0, size)?;
             }
             Event::SequenceStart(anchor, tag) => {
+                self.check_anchor(anchor, pos)?;
                 check_collection_tag(tag.as_deref(), "seq", pos)?;
                 self.open(Frame::Seq { anchor, pos, items: Vec::new() }, pos)?;
             }
             Event::MappingStart(anchor, tag) => {
+                self.check_anchor(anchor, pos)?;
                 check_collection_tag(tag.as_deref(), "map", pos)?;
                 self.open(Frame::Map { anchor, pos, entries: Vec::new(), key: None }, pos)?;
             }
@@ -223,6 +250,17 @@ impl Builder {
                 self.push(node, anchor, 0)?;
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn check_anchor(&self, anchor: usize, pos: Pos) -> Result<(), Diagnostic> {
+        if self.refuse_anchors && anchor != 0 {
+            return Err(Diagnostic::at(
+                pos,
+                "",
+                "Anchors are not currently supported. Remove the anchor",
+            ));
         }
         Ok(())
     }
@@ -295,10 +333,21 @@ impl Builder {
     }
 }
 
+/// The suffix of a core-schema tag (`!!int`, `!<tag:yaml.org,2002:int>`).
+fn core_tag(t: &Tag) -> Option<&str> {
+    if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" {
+        return Some(&t.suffix);
+    }
+    if t.handle.is_empty() || t.handle == "!" {
+        return t.suffix.strip_prefix("tag:yaml.org,2002:");
+    }
+    None
+}
+
 fn check_collection_tag(tag: Option<&Tag>, want: &str, pos: Pos) -> Result<(), Diagnostic> {
     match tag {
         None => Ok(()),
-        Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == want => Ok(()),
+        Some(t) if core_tag(t) == Some(want) => Ok(()),
         Some(t) => {
             Err(Diagnostic::at(pos, "", format!("unsupported YAML tag {}{}", t.handle, t.suffix)))
         }
@@ -313,13 +362,13 @@ fn resolve_scalar(
     pos: Pos,
 ) -> Result<Value, Diagnostic> {
     if let Some(t) = tag {
-        if t.handle == "tag:yaml.org,2002:" {
-            return match t.suffix.as_str() {
+        if let Some(suffix) = core_tag(t) {
+            return match suffix {
                 "str" => Ok(Value::Str(text.to_owned())),
                 "null" | "bool" | "int" | "float" => {
                     let v = resolve_plain(text);
                     let ok = matches!(
-                        (&v, t.suffix.as_str()),
+                        (&v, suffix),
                         (Value::Null, "null")
                             | (Value::Bool(_), "bool")
                             | (Value::Int(_), "int")
@@ -327,15 +376,11 @@ fn resolve_scalar(
                     );
                     if ok {
                         Ok(match v {
-                            Value::Int(i) if t.suffix == "float" => Value::Float(i as f64),
+                            Value::Int(i) if suffix == "float" => Value::Float(i as f64),
                             v => v,
                         })
                     } else {
-                        Err(Diagnostic::at(
-                            pos,
-                            "",
-                            format!("{text:?} is not a valid !!{}", t.suffix),
-                        ))
+                        Err(Diagnostic::at(pos, "", format!("{text:?} is not a valid !!{suffix}")))
                     }
                 }
                 other => Err(Diagnostic::at(pos, "", format!("unsupported YAML tag !!{other}"))),
