@@ -89,3 +89,87 @@ fn errors_exit_1_with_the_place() {
         "{err}"
     );
 }
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).current_dir(dir).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const CI: &str = "name: CI
+on:
+  push:
+    branches: [main]
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo lint
+  test:
+    needs: lint
+    runs-on: ${{ matrix.os }}
+    strategy:
+      matrix:
+        os: [linux, mac]
+        node: [18, 20]
+        exclude: [{os: mac, node: 18}]
+    steps:
+      - run: npm test
+  deploy:
+    needs: test
+    if: github.ref == 'refs/heads/main'
+    runs-on: linux
+    steps:
+      - run: ./deploy.sh
+";
+
+#[test]
+fn run_lists_and_plans_the_repositorys_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(wf.join("ci.yml"), CI).unwrap();
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+
+    let (code, out, err) = run_in(dir.path(), &["run", "--list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(".github/workflows/ci.yml   test     test     lint    push"), "{out}");
+
+    let (code, out, err) = run_in(dir.path(), &["run", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    let want = "  [1] job test after lint\n      test (linux, 18)\n        - npm test\n      test (linux, 20)\n        - npm test\n      test (mac, 20)\n        - npm test\n  [2] job deploy after test if success() && (github.ref == 'refs/heads/main')\n";
+    assert!(out.contains(want), "{out}");
+    let (_, out, _) = run_in(dir.path(), &["run", "--dry-run", "-j", "test", "--matrix", "os:mac"]);
+    assert!(
+        out.contains("test (mac, 20)") && !out.contains("test (linux") && !out.contains("deploy"),
+        "{out}"
+    );
+
+    // Another branch: the push filter does not match.
+    std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/feature\n").unwrap();
+    let (_, out, _) = run_in(dir.path(), &["run", "--dry-run"]);
+    assert!(
+        out.contains("ci.yml: not triggered: branch 'feature' is not in its branches"),
+        "{out}"
+    );
+
+    // A broken workflow: every problem with its place, nothing runs.
+    std::fs::write(
+        wf.join("broken.yml"),
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - runn: echo\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_in(dir.path(), &["run", "--dry-run"]);
+    assert_eq!(code, 2);
+    assert!(err.contains(".github/workflows/broken.yml:6:9: Unexpected value 'runn'"), "{err}");
+    assert!(err.contains("2 problems found; nothing runs"), "{err}");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_in(elsewhere.path(), &["run", "--list"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not in a git repository"), "{err}");
+}

@@ -111,6 +111,9 @@ pub enum Command {
         #[command(subcommand)]
         what: RulesCommand,
     },
+    /// Run the repository's GitHub Actions workflows locally (`--list` and `--dry-run`
+    /// show what would run).
+    Run(RunArgs),
     /// GitHub Actions workflows: expression evaluation.
     Workflow {
         #[command(subcommand)]
@@ -215,6 +218,39 @@ pub enum RulesCommand {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A workflow file, or a directory of them (default: the repository's
+    /// `.github/workflows`).
+    #[arg(short = 'W', long = "workflows")]
+    pub workflows: Option<PathBuf>,
+    /// Only this job (and the jobs it needs).
+    #[arg(short, long)]
+    pub job: Option<String>,
+    /// The event to run for.
+    #[arg(long, default_value = "push")]
+    pub event: String,
+    /// A `workflow_dispatch` input, `name=value` (repeatable).
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Only matrix combinations with this value, `key:value` (repeatable).
+    #[arg(long = "matrix", value_name = "KEY:VALUE")]
+    pub matrix: Vec<String>,
+    /// A secret, `NAME=VALUE` (repeatable).
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub secrets: Vec<String>,
+    /// Secrets from a file of `NAME=VALUE` lines.
+    #[arg(long = "secret-file")]
+    pub secret_file: Option<PathBuf>,
+    /// List the workflows, their events and jobs.
+    #[arg(long)]
+    pub list: bool,
+    /// Print the plan (triggered workflows, expanded matrices, the job graph) without
+    /// running anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -77,3 +77,302 @@ pub fn expr(text: &str, context: Option<&Path>) -> u8 {
         }
     }
 }
+
+/// The repository around the working directory: its root (where `.git` is).
+fn repo_root() -> Option<std::path::PathBuf> {
+    let mut dir = std::env::current_dir().ok()?;
+    loop {
+        if dir.join(".git").exists() {
+            return Some(dir);
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}
+
+/// The checked-out branch, from `.git/HEAD`.
+fn current_branch(root: &Path) -> Option<String> {
+    let head = std::fs::read_to_string(root.join(".git/HEAD")).ok()?;
+    head.trim().strip_prefix("ref: refs/heads/").map(str::to_owned)
+}
+
+/// The files the checked-out commit changes (`git show --name-only HEAD`), when git can
+/// tell.
+fn changed_paths(root: &Path) -> Option<Vec<String>> {
+    let out = std::process::Command::new("git")
+        .args(["show", "--name-only", "--format=", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+/// The workflow files to read: `-W` (a file or a directory) or the repository's.
+fn workflow_files(
+    args: &crate::RunArgs,
+    root: Option<&Path>,
+) -> Result<Vec<std::path::PathBuf>, String> {
+    let dir = match (&args.workflows, root) {
+        (Some(p), _) if p.is_file() => return Ok(vec![p.clone()]),
+        (Some(p), _) => p.clone(),
+        (None, Some(r)) => r.join(".github/workflows"),
+        (None, None) => {
+            return Err("not in a git repository (no .git found here or above); use -W FILE".into());
+        }
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no workflow files (*.yml, *.yaml) in {}", dir.display()));
+    }
+    Ok(files)
+}
+
+fn display_path(p: &Path, root: Option<&Path>) -> String {
+    root.and_then(|r| p.strip_prefix(r).ok()).unwrap_or(p).display().to_string()
+}
+
+/// Reads every workflow; problems are printed as `file:line:col: message`.
+fn read_all(
+    files: &[std::path::PathBuf],
+    root: Option<&Path>,
+) -> (Vec<(String, andon_pipeline::Workflow)>, usize) {
+    let mut out = Vec::new();
+    let mut problems = 0;
+    for f in files {
+        let name = display_path(f, root);
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                output::error(&format!("{name}: {e}"));
+                problems += 1;
+                continue;
+            }
+        };
+        match andon_pipeline::read(&name, &bytes) {
+            Ok(wf) => out.push((name, wf)),
+            Err(ps) => {
+                for p in &ps {
+                    match p.pos {
+                        Some(pos) => output::error(&format!(
+                            "{name}:{}:{}: {}",
+                            pos.line, pos.col, p.message
+                        )),
+                        None => output::error(&format!("{name}: {}", p.message)),
+                    }
+                }
+                problems += ps.len();
+            }
+        }
+    }
+    (out, problems)
+}
+
+fn parse_pairs(items: &[String], sep: char, what: &str) -> Result<Vec<(String, String)>, String> {
+    items
+        .iter()
+        .map(|i| {
+            i.split_once(sep)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("{what} {i:?}: expected NAME{sep}VALUE"))
+        })
+        .collect()
+}
+
+/// `andon run`.
+pub fn run(args: &crate::RunArgs) -> u8 {
+    let root = repo_root();
+    let files = match workflow_files(args, root.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            output::error(&e);
+            return 2;
+        }
+    };
+    let (workflows, problems) = read_all(&files, root.as_deref());
+    if problems > 0 {
+        output::note(&format!("{problems} problems found; nothing runs"));
+        return 2;
+    }
+    if args.list {
+        let mut rows =
+            vec![["WORKFLOW", "JOB", "NAME", "NEEDS", "EVENTS"].map(String::from).to_vec()];
+        for (file, wf) in &workflows {
+            let events: Vec<&str> = wf.events.iter().map(|e| e.name.as_str()).collect();
+            for j in &wf.jobs {
+                rows.push(vec![
+                    file.clone(),
+                    j.id.clone(),
+                    j.name.as_str().unwrap_or(&j.id).to_string(),
+                    j.needs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(","),
+                    events.join(","),
+                ]);
+            }
+        }
+        output::table(&rows);
+        return 0;
+    }
+    if !args.dry_run {
+        output::error(
+            "running jobs is not built into this andon yet; `andon run --list` and `--dry-run` show what would run",
+        );
+        return 2;
+    }
+    dry_run(args, root.as_deref(), &workflows)
+}
+
+fn dry_run(
+    args: &crate::RunArgs,
+    root: Option<&Path>,
+    workflows: &[(String, andon_pipeline::Workflow)],
+) -> u8 {
+    use andon_pipeline::plan::{Trigger, plan};
+    let (inputs, filters) = match (
+        parse_pairs(&args.inputs, '=', "--input"),
+        parse_pairs(&args.matrix, ':', "--matrix"),
+    ) {
+        (Ok(i), Ok(m)) => (i, m),
+        (Err(e), _) | (_, Err(e)) => {
+            output::error(&e);
+            return 2;
+        }
+    };
+    let branch = root.and_then(current_branch);
+    let trigger = Trigger {
+        event: args.event.clone(),
+        branch: branch.clone(),
+        tag: None,
+        paths: if args.event == "push" { root.and_then(changed_paths) } else { None },
+        activity: (args.event.starts_with("pull_request")).then(|| "opened".to_string()),
+    };
+    let mut any = false;
+    for (file, wf) in workflows {
+        if let Err(why) = wf.triggered_by(&trigger) {
+            output::line(&format!("{file}: not triggered: {why}"));
+            continue;
+        }
+        let mut github = Object::new();
+        github.insert("event_name", Value::from(args.event.as_str()));
+        if let Some(b) = &branch {
+            github.insert("ref", Value::from(format!("refs/heads/{b}")));
+            github.insert("ref_name", Value::from(b.as_str()));
+        }
+        let mut input_values = Object::new();
+        for i in &wf.dispatch_inputs {
+            if let Some(d) = &i.default {
+                input_values.insert(i.name.clone(), d.literal());
+            }
+        }
+        for (k, v) in &inputs {
+            input_values.insert(k.clone(), Value::from(v.as_str()));
+        }
+        let mut host = Object::new();
+        host.insert("github", Value::from(github));
+        host.insert("inputs", Value::from(input_values));
+        host.insert("vars", Value::from(Object::new()));
+        let p = match plan(wf, &host) {
+            Ok(p) => p,
+            Err(e) => {
+                output::error(&format!("{file}: {e}"));
+                return 2;
+            }
+        };
+        // -j: the job and everything it needs.
+        let mut wanted: Vec<usize> = (0..wf.jobs.len()).collect();
+        if let Some(j) = &args.job {
+            let Some(start) = wf.jobs.iter().position(|x| x.id == *j) else {
+                output::line(&format!("{file}: has no job '{j}'"));
+                continue;
+            };
+            wanted = vec![start];
+            let mut i = 0;
+            while i < wanted.len() {
+                for (n, _) in &wf.jobs[wanted[i]].needs {
+                    if let Some(x) = wf.jobs.iter().position(|x| x.id == *n)
+                        && !wanted.contains(&x)
+                    {
+                        wanted.push(x);
+                    }
+                }
+                i += 1;
+            }
+        }
+        any = true;
+        output::line(&format!(
+            "{file}: {} on {}{}",
+            wf.name.as_deref().unwrap_or(file),
+            args.event,
+            branch.as_ref().map(|b| format!(" ({b})")).unwrap_or_default()
+        ));
+        for (level, jobs) in p.levels.iter().enumerate() {
+            for &ji in jobs.iter().filter(|j| wanted.contains(j)) {
+                let job = &wf.jobs[ji];
+                let needs = if job.needs.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " after {}",
+                        job.needs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                };
+                let cond = if job.condition == "success()" {
+                    String::new()
+                } else {
+                    format!(" if {}", job.condition)
+                };
+                output::line(&format!("  [{level}] job {}{needs}{cond}", job.id));
+                for pj in p.jobs.iter().filter(|pj| pj.job == ji) {
+                    if let Some(m) = &pj.matrix
+                        && !filters
+                            .iter()
+                            .all(|(k, v)| m.get(k).is_some_and(|x| x.to_display() == *v))
+                    {
+                        continue;
+                    }
+                    let note = if pj.deferred_matrix {
+                        " (matrix expanded when its needs finish)"
+                    } else {
+                        ""
+                    };
+                    output::line(&format!("      {}{note}", pj.display));
+                    for s in &job.steps {
+                        let what = s.uses.clone().unwrap_or_else(|| {
+                            s.run
+                                .as_ref()
+                                .map(|r| r.literal().to_display())
+                                .unwrap_or_default()
+                                .lines()
+                                .next()
+                                .unwrap_or("")
+                                .to_string()
+                        });
+                        let name =
+                            s.name.as_ref().map(|n| n.literal().to_display()).unwrap_or(what);
+                        let cond = if s.condition == "success()" {
+                            String::new()
+                        } else {
+                            format!("  [if {}]", s.condition)
+                        };
+                        output::line(&format!("        - {name}{cond}"));
+                    }
+                }
+            }
+        }
+    }
+    if !any {
+        output::note(&format!("no workflow runs on {}", args.event));
+    }
+    0
+}

@@ -5,6 +5,7 @@
 pub mod cron;
 pub mod matrix;
 pub mod pattern;
+pub mod plan;
 pub mod read;
 pub mod schema;
 pub mod token;
