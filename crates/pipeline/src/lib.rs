@@ -7,6 +7,7 @@ pub mod matrix;
 pub mod pattern;
 pub mod plan;
 pub mod read;
+pub mod schedule;
 pub mod schema;
 pub mod token;
 pub mod workflow;
