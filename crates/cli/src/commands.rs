@@ -1405,19 +1405,9 @@ async fn promql_query(
     Ok(0)
 }
 
-/// `application/x-www-form-urlencoded` escaping.
+/// `application/x-www-form-urlencoded` escaping: percent-encoding with `+` for spaces.
 pub(crate) fn form_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    andon_core::url::encode_component(s).replace("%20", "+")
 }
 
 #[cfg(test)]

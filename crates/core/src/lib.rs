@@ -9,6 +9,7 @@ pub mod event;
 pub mod object;
 pub mod prom;
 pub mod time;
+pub mod url;
 
 pub use error::ErrorKind;
 pub use event::{Event, NewEvent};

@@ -362,22 +362,10 @@ fn to_send(
                 generator_url: format!(
                     "{}/ui/metrics?expr={}",
                     settings.external_url.trim_end_matches('/'),
-                    url_escape(&rule.expr_text)
+                    andon_core::url::encode_component(&rule.expr_text)
                 ),
                 ..andon_alertmanager::Alert::default()
             }
         })
         .collect()
-}
-
-fn url_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

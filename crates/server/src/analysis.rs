@@ -510,8 +510,11 @@ async fn remote_query(
     headers: &[KeyValue],
     timeout: Duration,
 ) -> Result<Value, String> {
-    let url =
-        format!("{}/api/v1/query?query={}", address.trim_end_matches('/'), encode_component(query));
+    let url = format!(
+        "{}/api/v1/query?query={}",
+        address.trim_end_matches('/'),
+        andon_core::url::encode_component(query)
+    );
     let body = http_call(deps, "GET", &url, headers, None, timeout).await?;
     let doc: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))?;
@@ -608,19 +611,6 @@ fn json_value(v: &serde_json::Value) -> Value {
             Value::Map(o.iter().map(|(k, v)| (k.clone(), json_value(v))).collect())
         }
     }
-}
-
-/// Percent-encodes a query parameter (RFC 3986 unreserved characters stay).
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// An SLO's burn rate over a window: `{burnRate, errorRatio, budgetRemaining, objective}`.

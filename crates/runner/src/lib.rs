@@ -1,0 +1,7 @@
+//! Running GitHub Actions jobs. The pure parts first: workflow commands on a
+//! step's output, file commands after it, and secret masking of every line.
+
+pub mod commands;
+pub mod files;
+pub mod mask;
+pub mod step;
