@@ -68,7 +68,7 @@ pub mod inhibit;
 pub mod matcher;
 pub mod payload;
 pub mod route;
-pub mod sha256;
+
 pub mod silence;
 pub mod text;
 pub mod timeinterval;

@@ -14,9 +14,9 @@ use crate::config::{
     EmailConfig, Integration, PagerDutyConfig, Settings, SlackConfig, WebhookConfig,
 };
 use crate::dispatch::{Notification, NotifiedAlert, common};
-use crate::sha256::digest_hex;
 use crate::text::{quote_meta, rfc3339, rfc3339_or_zero};
 use crate::tz::{ZoneLookup, resolve_zone};
+use andon_core::sha256::digest_hex;
 
 /// andon's default notification templates. Alertmanager's default template names that
 /// configurations commonly call (`slack.default.title`, `email.default.subject`, …) are

@@ -229,7 +229,7 @@ impl Silences {
                 s.comment,
                 s.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(",")
             );
-            let h = crate::sha256::digest_hex(seed.as_bytes());
+            let h = andon_core::sha256::digest_hex(seed.as_bytes());
             // Version 4 / variant 1 bits, like a random UUID.
             let id = format!(
                 "{}-{}-4{}-{}{}-{}",

@@ -173,3 +173,123 @@ fn run_lists_and_plans_the_repositorys_workflows() {
     assert_eq!(code, 2);
     assert!(err.contains("not in a git repository"), "{err}");
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+const PIPELINE: &str = r#"name: Pipeline
+on: push
+env:
+  GREETING: hello
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      version: ${{ steps.v.outputs.version }}
+    steps:
+      - uses: actions/checkout@v4
+      - run: cat data.txt; echo "$GREETING from ${GITHUB_REF_NAME}"
+      - id: v
+        run: echo "version=1.2.$((1+1))" >> "$GITHUB_OUTPUT"
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo "n=${{ matrix.n }} v=${{ needs.build.outputs.version }} token=${{ secrets.TOKEN }}"
+  flaky:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: exit 3
+        continue-on-error: true
+      - run: echo "still here after ${{ steps.nothing.outcome }}"
+      - id: boom
+        run: "false"
+      - run: echo never printed
+      - if: failure()
+        run: echo "cleanup after ${{ steps.boom.outcome }}"
+  deploy:
+    needs: [test, flaky]
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo deploying
+  report:
+    needs: deploy
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "deploy was ${{ needs.deploy.result }}"
+"#;
+
+#[test]
+fn run_executes_jobs_in_workspaces_with_contexts_and_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(wf.join("pipeline.yml"), PIPELINE).unwrap();
+    std::fs::write(dir.path().join("data.txt"), "committed data\n").unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+
+    let (code, out, err) = run_in(dir.path(), &["run", "--secret", "TOKEN=s3cr3t-value"]);
+    assert_eq!(code, 1, "a failing job fails the run: {out}\n{err}");
+    for want in [
+        "[build]   committed data",
+        "[build]   hello from main",
+        "[test (1)]   n=1 v=1.2.2 token=***",
+        "[test (2)]   n=2 v=1.2.2 token=***",
+        "[flaky] ✗ (continue-on-error) Run exit 3",
+        "[flaky]   still here after ",
+        "[flaky]   cleanup after failure",
+        "[report]   deploy was skipped",
+        "Pipeline: failure",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!out.contains("s3cr3t-value"), "the secret never shows: {out}");
+    assert!(!out.contains("never printed") && !out.contains("deploying"), "{out}");
+    let table: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("JOB")).collect();
+    assert!(table.iter().any(|l| l.starts_with("deploy") && l.contains("skipped")), "{table:?}");
+    assert!(table.iter().any(|l| l.starts_with("flaky") && l.contains("failure")), "{table:?}");
+
+    // One job and what it needs; a passing run exits 0.
+    let (code, out, err) = run_in(dir.path(), &["run", "-j", "test", "--matrix", "n:2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("[test (2)]   n=2") && !out.contains("[test (1)]   n=1"), "{out}");
+    assert!(!out.contains("[flaky]"), "{out}");
+}
+
+#[test]
+fn a_job_over_its_timeout_is_stopped_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("slow.yml"),
+        "on: push\njobs:\n  slow:\n    runs-on: x\n    timeout-minutes: 0.02\n    steps:\n      - run: sleep 60\n",
+    )
+    .unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "slow"]);
+    let t = std::time::Instant::now();
+    let (code, out, _) = run_in(dir.path(), &["run"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(30), "stopped, not waited for");
+    assert!(
+        out.contains("The job has exceeded the maximum execution time of 0.02 minutes."),
+        "{out}"
+    );
+    assert!(out.contains("slow: failure") || out.contains("[slow] failure"), "{out}");
+}

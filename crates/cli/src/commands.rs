@@ -21,7 +21,7 @@ use crate::{
 pub async fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Lint { paths } => Ok(lint(&paths)),
-        Command::Run(args) => Ok(crate::workflow::run(&args)),
+        Command::Run(args) => Ok(crate::workflow::run(&args).await),
         Command::Workflow { what: WorkflowCommand::Expr { expr, context } } => {
             Ok(crate::workflow::expr(&expr, context.as_deref()))
         }

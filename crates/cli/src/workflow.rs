@@ -191,8 +191,38 @@ fn parse_pairs(items: &[String], sep: char, what: &str) -> Result<Vec<(String, S
         .collect()
 }
 
+/// The `inputs` context: the workflow's `workflow_dispatch` defaults, then `--input`s.
+fn input_values(wf: &andon_pipeline::Workflow, given: &[(String, String)]) -> Object {
+    let mut out = Object::new();
+    for i in &wf.dispatch_inputs {
+        if let Some(d) = &i.default {
+            out.insert(i.name.clone(), d.literal());
+        }
+    }
+    for (k, v) in given {
+        out.insert(k.clone(), Value::from(v.as_str()));
+    }
+    out
+}
+
+/// What `--event` on the checked-out branch means for trigger matching (a push's
+/// paths are the last commit's files).
+fn trigger_of(
+    args: &crate::RunArgs,
+    root: Option<&Path>,
+    branch: Option<String>,
+) -> andon_pipeline::plan::Trigger {
+    andon_pipeline::plan::Trigger {
+        event: args.event.clone(),
+        branch,
+        tag: None,
+        paths: if args.event == "push" { root.and_then(changed_paths) } else { None },
+        activity: args.event.starts_with("pull_request").then(|| "opened".to_string()),
+    }
+}
+
 /// `andon run`.
-pub fn run(args: &crate::RunArgs) -> u8 {
+pub async fn run(args: &crate::RunArgs) -> u8 {
     let root = repo_root();
     let files = match workflow_files(args, root.as_deref()) {
         Ok(f) => f,
@@ -225,12 +255,221 @@ pub fn run(args: &crate::RunArgs) -> u8 {
         return 0;
     }
     if !args.dry_run {
-        output::error(
-            "running jobs is not built into this andon yet; `andon run --list` and `--dry-run` show what would run",
-        );
-        return 2;
+        return execute(args, root.as_deref(), &workflows).await;
     }
     dry_run(args, root.as_deref(), &workflows)
+}
+
+fn git_out(root: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").args(args).current_dir(root).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `owner/name` from the `origin` remote, else the directory's name.
+fn repository_name(root: &Path) -> String {
+    if let Some(url) = git_out(root, &["remote", "get-url", "origin"]) {
+        let path = url.trim_end_matches(".git").replace(':', "/");
+        let parts: Vec<&str> = path.rsplit('/').take(2).collect();
+        if parts.len() == 2 && !parts[0].is_empty() && !parts[1].is_empty() {
+            return format!("{}/{}", parts[1], parts[0]);
+        }
+    }
+    let dir = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("local/{dir}")
+}
+
+fn secrets_of(args: &crate::RunArgs) -> Result<Vec<(String, String)>, String> {
+    let mut out = parse_pairs(&args.secrets, '=', "--secret")?;
+    if let Some(f) = &args.secret_file {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| format!("{}:{}: expected NAME=VALUE", f.display(), n + 1))?;
+            let v = v.trim().trim_matches('"');
+            out.push((k.trim().to_string(), v.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the triggered workflows' jobs here, with a live display and a summary.
+async fn execute(
+    args: &crate::RunArgs,
+    root: Option<&Path>,
+    workflows: &[(String, andon_pipeline::Workflow)],
+) -> u8 {
+    use andon_pipeline::schedule::Status;
+    use andon_runner::job::JobEvent;
+    use andon_runner::local::{self, RunEvent};
+    use andon_runner::step::Event as Line;
+    let Some(root) = root else {
+        output::error("andon run needs a git repository (the jobs check out its commit)");
+        return 2;
+    };
+    let Some(sha) = git_out(root, &["rev-parse", "HEAD"]) else {
+        output::error("the repository has no commit to run (git rev-parse HEAD failed)");
+        return 2;
+    };
+    let (inputs, filters, secrets) = match (
+        parse_pairs(&args.inputs, '=', "--input"),
+        parse_pairs(&args.matrix, ':', "--matrix"),
+        secrets_of(args),
+    ) {
+        (Ok(i), Ok(m), Ok(s)) => (i, m, s),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
+            output::error(&e);
+            return 2;
+        }
+    };
+    let branch = current_branch(root);
+    let trigger = trigger_of(args, Some(root), branch.clone());
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let actor = std::env::var("USER").unwrap_or_else(|_| "andon".into());
+    let mut failed = false;
+    let mut ran = 0;
+    for (file, wf) in workflows {
+        if let Err(why) = wf.triggered_by(&trigger) {
+            output::note(&format!("{file}: not triggered: {why}"));
+            continue;
+        }
+        if args.job.as_ref().is_some_and(|j| !wf.jobs.iter().any(|x| x.id == *j)) {
+            continue;
+        }
+        ran += 1;
+        let input_values = input_values(wf, &inputs);
+        let opts = local::Options {
+            repo: root.to_path_buf(),
+            sha: sha.clone(),
+            branch: branch.clone(),
+            event: args.event.clone(),
+            repository: repository_name(root),
+            actor: actor.clone(),
+            inputs: input_values,
+            vars: Object::new(),
+            secrets: secrets.clone(),
+            matrix_filter: filters.clone(),
+            only_job: args.job.clone(),
+            parallel: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            work_dir: std::env::temp_dir().join("andon-runs"),
+        };
+        output::line(&format!(
+            "▶ {} ({file}) on {} at {}",
+            wf.name.as_deref().unwrap_or(file),
+            args.event,
+            &sha[..sha.len().min(12)]
+        ));
+        let mut names: Vec<String> = Vec::new();
+        let mut summary: Vec<(String, Status, std::time::Duration)> = Vec::new();
+        let mut depth: Vec<usize> = Vec::new();
+        let mut on_event = |e: RunEvent| match e {
+            RunEvent::JobStart { key, name } => {
+                if names.len() <= key {
+                    names.resize(key + 1, String::new());
+                    depth.resize(key + 1, 0);
+                }
+                names[key] = name.clone();
+                output::line(&format!("[{name}] ▶ job started"));
+            }
+            RunEvent::Job { key, event } => {
+                let name = names.get(key).cloned().unwrap_or_default();
+                let indent = "  ".repeat(depth.get(key).copied().unwrap_or(0));
+                match event {
+                    JobEvent::StepStart { name: step } => {
+                        output::line(&format!("[{name}] ⏵ {step}"))
+                    }
+                    JobEvent::StepEnd { name: step, result, elapsed } => {
+                        let mark = match (result.outcome, result.conclusion) {
+                            (Status::Success, _) => "✓",
+                            (Status::Failure, Status::Success) => "✗ (continue-on-error)",
+                            (Status::Cancelled, _) => "⊘",
+                            _ => "✗",
+                        };
+                        output::line(&format!(
+                            "[{name}] {mark} {step} ({:.2}s)",
+                            elapsed.as_secs_f64()
+                        ));
+                    }
+                    JobEvent::Line(Line::Out(l)) | JobEvent::Line(Line::Err(l)) => {
+                        output::line(&format!("[{name}]   {indent}{l}"));
+                    }
+                    JobEvent::Line(Line::GroupStart(t)) => {
+                        output::line(&format!("[{name}]   {indent}▸ {t}"));
+                        if let Some(d) = depth.get_mut(key) {
+                            *d += 1;
+                        }
+                    }
+                    JobEvent::Line(Line::GroupEnd) => {
+                        if let Some(d) = depth.get_mut(key) {
+                            *d = d.saturating_sub(1);
+                        }
+                    }
+                    JobEvent::Line(Line::Annotation { level, message, file, line }) => {
+                        let place = match (file, line) {
+                            (Some(f), Some(l)) => format!(" {f}:{l}"),
+                            (Some(f), None) => format!(" {f}"),
+                            _ => String::new(),
+                        };
+                        output::line(&format!("[{name}]   {level}{place}: {message}"));
+                    }
+                    JobEvent::Line(Line::Debug(_)) => {}
+                    JobEvent::Line(Line::Note(n)) | JobEvent::Problem(n) => {
+                        output::line(&format!("[{name}] ! {n}"))
+                    }
+                }
+            }
+            RunEvent::JobEnd { name, status, elapsed, .. } => {
+                output::line(&format!(
+                    "[{name}] {} in {:.2}s",
+                    status.as_str(),
+                    elapsed.as_secs_f64()
+                ));
+                summary.push((name, status, elapsed));
+            }
+            RunEvent::JobSkipped { name } => {
+                summary.push((name, Status::Skipped, std::time::Duration::ZERO))
+            }
+        };
+        match local::run(wf, &opts, cancel_rx.clone(), &mut on_event).await {
+            Ok(conclusion) => {
+                let mut rows = vec![["JOB", "RESULT", "DURATION"].map(String::from).to_vec()];
+                for (n, s, d) in &summary {
+                    rows.push(vec![
+                        n.clone(),
+                        s.as_str().to_string(),
+                        format!("{:.2}s", d.as_secs_f64()),
+                    ]);
+                }
+                output::line("");
+                output::table(&rows);
+                output::line(&format!(
+                    "{}: {}",
+                    wf.name.as_deref().unwrap_or(file),
+                    conclusion.as_str()
+                ));
+                if conclusion != Status::Success {
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                output::error(&format!("{file}: {e}"));
+                failed = true;
+            }
+        }
+    }
+    if ran == 0 {
+        output::note(&format!("no workflow runs on {}", args.event));
+    }
+    if failed { 1 } else { 0 }
 }
 
 fn dry_run(
@@ -238,7 +477,7 @@ fn dry_run(
     root: Option<&Path>,
     workflows: &[(String, andon_pipeline::Workflow)],
 ) -> u8 {
-    use andon_pipeline::plan::{Trigger, plan};
+    use andon_pipeline::plan::plan;
     let (inputs, filters) = match (
         parse_pairs(&args.inputs, '=', "--input"),
         parse_pairs(&args.matrix, ':', "--matrix"),
@@ -250,13 +489,7 @@ fn dry_run(
         }
     };
     let branch = root.and_then(current_branch);
-    let trigger = Trigger {
-        event: args.event.clone(),
-        branch: branch.clone(),
-        tag: None,
-        paths: if args.event == "push" { root.and_then(changed_paths) } else { None },
-        activity: (args.event.starts_with("pull_request")).then(|| "opened".to_string()),
-    };
+    let trigger = trigger_of(args, root, branch.clone());
     let mut any = false;
     for (file, wf) in workflows {
         if let Err(why) = wf.triggered_by(&trigger) {
@@ -269,15 +502,7 @@ fn dry_run(
             github.insert("ref", Value::from(format!("refs/heads/{b}")));
             github.insert("ref_name", Value::from(b.as_str()));
         }
-        let mut input_values = Object::new();
-        for i in &wf.dispatch_inputs {
-            if let Some(d) = &i.default {
-                input_values.insert(i.name.clone(), d.literal());
-            }
-        }
-        for (k, v) in &inputs {
-            input_values.insert(k.clone(), Value::from(v.as_str()));
-        }
+        let input_values = input_values(wf, &inputs);
         let mut host = Object::new();
         host.insert("github", Value::from(github));
         host.insert("inputs", Value::from(input_values));

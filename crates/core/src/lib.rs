@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod object;
 pub mod prom;
+pub mod sha256;
 pub mod time;
 pub mod url;
 

@@ -203,6 +203,35 @@ impl Scheduler {
         start
     }
 
+    /// Turns a planned job whose matrix was deferred into `count` combinations (the
+    /// first keeps its index); none marks it skipped. Returns the indexes.
+    pub fn expand(&mut self, planned: usize, count: usize) -> Vec<usize> {
+        if count == 0 {
+            self.status[planned] = Status::Skipped;
+            return Vec::new();
+        }
+        let job = self.owner[planned];
+        let mut out = vec![planned];
+        for _ in 1..count {
+            let i = self.status.len();
+            self.status.push(Status::Queued);
+            self.owner.push(job);
+            self.groups[job].push(i);
+            out.push(i);
+        }
+        out
+    }
+
+    /// The workflow job a planned job belongs to.
+    pub fn owner(&self, planned: usize) -> usize {
+        self.owner[planned]
+    }
+
+    /// Whether every job a workflow job needs has finished.
+    pub fn needs_finished(&self, job: usize) -> bool {
+        self.needs[job].iter().all(|&n| self.job_result(n).is_some())
+    }
+
     /// Records a finished job. A failure of a fail-fast matrix job cancels its other
     /// combinations (those running are returned, for the caller to stop).
     pub fn finished(&mut self, planned: usize, result: Status) -> Vec<usize> {

@@ -104,6 +104,50 @@ impl Token {
         }
     }
 
+    /// The text as written, near enough for display: a string as it is, an
+    /// expression as `${{ … }}`, a `format(…)` built from a string with pieces as
+    /// that string with each expression shown as `${{ … }}`.
+    pub fn source_text(&self) -> String {
+        match &self.kind {
+            Kind::String(s) => s.clone(),
+            Kind::Expr(e) => {
+                let Some(rest) = e.strip_prefix("format('") else {
+                    return format!("${{{{ {e} }}}}");
+                };
+                let mut out = String::new();
+                let mut chars = rest.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                            out.push('\'');
+                        }
+                        '\'' => break,
+                        '{' if chars.peek() == Some(&'{') => {
+                            chars.next();
+                            out.push('{');
+                        }
+                        '}' if chars.peek() == Some(&'}') => {
+                            chars.next();
+                            out.push('}');
+                        }
+                        '{' => {
+                            for d in chars.by_ref() {
+                                if d == '}' {
+                                    break;
+                                }
+                            }
+                            out.push_str("${{ … }}");
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+            _ => self.literal().to_display(),
+        }
+    }
+
     /// Evaluates the token with the contexts of the moment: expressions are
     /// evaluated (named values and functions were checked when the file was read),
     /// everything else becomes the plain value.

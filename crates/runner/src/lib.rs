@@ -3,5 +3,7 @@
 
 pub mod commands;
 pub mod files;
+pub mod job;
+pub mod local;
 pub mod mask;
 pub mod step;

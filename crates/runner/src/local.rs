@@ -1,0 +1,427 @@
+//! A whole workflow run on this machine: the plan's jobs started as soon as their
+//! needs finish (up to a parallelism limit), each in a workspace of its own, job
+//! `if:` decided with the needs' results, matrices that read `needs` expanded when
+//! those jobs finish, fail-fast, `timeout-minutes` per job, cancellation (Ctrl-C or
+//! the caller) stopping every step's process group.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use andon_expr::{Host, Object, Value};
+use andon_pipeline::plan::{self, Plan};
+use andon_pipeline::schedule::{Decide, Scheduler, Status, job_status_function};
+use andon_pipeline::workflow::Workflow;
+
+use crate::job::{self, Contexts, JobEvent, JobResult, Place};
+use crate::mask::Masker;
+
+/// What to run and where.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The repository (checked out by `actions/checkout`).
+    pub repo: PathBuf,
+    pub sha: String,
+    pub branch: Option<String>,
+    pub event: String,
+    pub repository: String,
+    pub actor: String,
+    pub inputs: Object,
+    pub vars: Object,
+    pub secrets: Vec<(String, String)>,
+    /// Only these combinations: `key` → value as text.
+    pub matrix_filter: Vec<(String, String)>,
+    /// Only this job and what it needs.
+    pub only_job: Option<String>,
+    /// How many jobs run at once.
+    pub parallel: usize,
+    /// Where workspaces go (one directory per job).
+    pub work_dir: PathBuf,
+}
+
+/// What a run reports as it goes.
+#[derive(Clone, Debug)]
+pub enum RunEvent {
+    JobStart { key: usize, name: String },
+    Job { key: usize, event: JobEvent },
+    JobEnd { key: usize, name: String, status: Status, elapsed: Duration },
+    JobSkipped { name: String },
+}
+
+enum Msg {
+    Event(usize, JobEvent),
+    Done(usize, JobResult),
+}
+
+/// Named values of a job's `if:` and the status functions from its needs' results.
+struct JobIfHost<'a> {
+    values: &'a Object,
+    decide: &'a Decide<'a>,
+}
+
+impl Host for JobIfHost<'_> {
+    fn named_value(&self, name: &str) -> Value {
+        self.values.get(name).cloned().unwrap_or(Value::Null)
+    }
+
+    fn call(&self, name: &str, args: &[Value]) -> Result<Value, String> {
+        if args.is_empty() {
+            return Ok(Value::Bool(job_status_function(name, self.decide)));
+        }
+        // success(job…) / failure(job…): only those needs.
+        let wanted: Vec<String> = args.iter().map(Value::to_display).collect();
+        let needs = self
+            .decide
+            .needs
+            .iter()
+            .filter(|(id, _)| wanted.iter().any(|w| w.eq_ignore_ascii_case(id)))
+            .copied()
+            .collect();
+        let d = Decide { needs, cancelled: self.decide.cancelled };
+        Ok(Value::Bool(job_status_function(name, &d)))
+    }
+}
+
+fn needs_context(wf: &Workflow, job: usize, s: &Scheduler, outputs: &[Object]) -> Object {
+    let mut o = Object::new();
+    for (n, _) in &wf.jobs[job].needs {
+        if let Some(i) = wf.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(n)) {
+            let mut e = Object::new();
+            e.insert("result", Value::from(s.job_result(i).map_or("", |r| r.as_str())));
+            e.insert("outputs", Value::from(outputs[i].clone()));
+            o.insert(wf.jobs[i].id.clone(), Value::from(e));
+        }
+    }
+    o
+}
+
+/// The `needs` context of a job about to be decided, from the results the scheduler
+/// gives and the outputs recorded.
+fn needs_from_decide(wf: &Workflow, job: usize, d: &Decide<'_>, outputs: &[Object]) -> Object {
+    let mut o = Object::new();
+    for (id, result) in &d.needs {
+        let i = wf.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(id));
+        let mut e = Object::new();
+        e.insert("result", Value::from(result.as_str()));
+        e.insert("outputs", Value::from(i.map(|i| outputs[i].clone()).unwrap_or_default()));
+        o.insert(id.to_string(), Value::from(e));
+    }
+    let _ = job;
+    o
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(80)
+        .collect()
+}
+
+/// The `github` context of a local run.
+pub fn github_context(wf: &Workflow, o: &Options, event_path: &std::path::Path) -> Object {
+    let mut g = Object::new();
+    let put = |g: &mut Object, k: &str, v: &str| g.insert(k, Value::from(v));
+    put(&mut g, "event_name", &o.event);
+    put(&mut g, "sha", &o.sha);
+    if let Some(b) = &o.branch {
+        put(&mut g, "ref", &format!("refs/heads/{b}"));
+        put(&mut g, "ref_name", b);
+        put(&mut g, "ref_type", "branch");
+    }
+    put(&mut g, "repository", &o.repository);
+    put(&mut g, "repository_owner", o.repository.split('/').next().unwrap_or(""));
+    put(&mut g, "actor", &o.actor);
+    put(&mut g, "triggering_actor", &o.actor);
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    put(&mut g, "run_id", &run_id.to_string());
+    put(&mut g, "run_number", "1");
+    put(&mut g, "run_attempt", "1");
+    put(&mut g, "workflow", wf.name.as_deref().unwrap_or(&wf.file));
+    put(&mut g, "server_url", "https://github.com");
+    put(&mut g, "api_url", "https://api.github.com");
+    put(&mut g, "event_path", &event_path.display().to_string());
+    let mut event = Object::new();
+    if let Some(b) = &o.branch {
+        event.insert("ref", Value::from(format!("refs/heads/{b}")));
+    }
+    event.insert("after", Value::from(o.sha.as_str()));
+    let mut commit = Object::new();
+    commit.insert("id", Value::from(o.sha.as_str()));
+    event.insert("head_commit", Value::from(commit));
+    let mut repo = Object::new();
+    repo.insert("full_name", Value::from(o.repository.as_str()));
+    repo.insert("name", Value::from(o.repository.rsplit('/').next().unwrap_or("")));
+    event.insert("repository", Value::from(repo));
+    if o.event == "workflow_dispatch" {
+        event.insert("inputs", Value::from(o.inputs.clone()));
+    }
+    g.insert("event", Value::from(event));
+    g
+}
+
+/// Runs a workflow; the result is the run's conclusion.
+pub async fn run(
+    wf: &Workflow,
+    o: &Options,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
+    on_event: &mut (dyn FnMut(RunEvent) + Send),
+) -> Result<Status, String> {
+    let run_dir = o.work_dir.join(format!("run-{}", std::process::id()));
+    std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    let event_path = run_dir.join("event.json");
+    let github = github_context(wf, o, &event_path);
+    let _ = std::fs::write(
+        &event_path,
+        github.get("event").map(Value::to_json_pretty).unwrap_or_default(),
+    );
+    let mut base = Object::new();
+    base.insert("github", Value::from(github.clone()));
+    base.insert("inputs", Value::from(o.inputs.clone()));
+    base.insert("vars", Value::from(o.vars.clone()));
+    let plan: Plan = plan::plan(wf, &base)?;
+    let n = wf.jobs.len();
+    let eval_with = |t: Option<&andon_pipeline::Token>, matrix: Option<&Object>| {
+        let mut v = base.clone();
+        if let Some(m) = matrix {
+            v.insert("matrix", Value::from(m.clone()));
+        }
+        t.and_then(|t| t.evaluate(&v).ok())
+    };
+    let strategy_of =
+        |j: usize| wf.jobs[j].strategy.as_ref().and_then(|s| eval_with(Some(s), None));
+    let fail_fast: Vec<bool> = (0..n)
+        .map(|j| match strategy_of(j) {
+            Some(Value::Object(s)) => s.get("fail-fast").is_none_or(Value::truthy),
+            _ => true,
+        })
+        .collect();
+    let max_parallel: Vec<Option<usize>> = (0..n)
+        .map(|j| match strategy_of(j) {
+            Some(Value::Object(s)) => s.get("max-parallel").map(|v| v.to_number() as usize),
+            _ => None,
+        })
+        .collect();
+    let continue_on_error: Vec<bool> = (0..n)
+        .map(|j| eval_with(wf.jobs[j].continue_on_error.as_ref(), None).is_some_and(|v| v.truthy()))
+        .collect();
+    let mut sched = Scheduler::new(
+        wf,
+        &plan,
+        o.parallel.max(1),
+        fail_fast.clone(),
+        max_parallel.clone(),
+        continue_on_error,
+    );
+    let mut matrices: Vec<Option<Object>> = plan.jobs.iter().map(|p| p.matrix.clone()).collect();
+    let mut deferred: Vec<bool> = plan.jobs.iter().map(|p| p.deferred_matrix).collect();
+    let mut names: Vec<String> = plan.jobs.iter().map(|p| p.display.clone()).collect();
+    // -j: the job and what it needs; --matrix: only matching combinations.
+    let mut wanted: Vec<bool> = vec![o.only_job.is_none(); n];
+    if let Some(j) = &o.only_job {
+        let Some(start) = wf.jobs.iter().position(|x| x.id == *j) else {
+            return Err(format!("no job '{j}' in {}", wf.file));
+        };
+        let mut stack = vec![start];
+        while let Some(i) = stack.pop() {
+            if !wanted[i] {
+                wanted[i] = true;
+                for (nid, _) in &wf.jobs[i].needs {
+                    if let Some(x) = wf.jobs.iter().position(|x| x.id == *nid) {
+                        stack.push(x);
+                    }
+                }
+            }
+        }
+    }
+    let matches_filter = |m: &Object| {
+        o.matrix_filter.iter().all(|(k, v)| m.get(k).is_some_and(|x| x.to_display() == *v))
+    };
+    for (i, m) in matrices.iter().enumerate() {
+        if m.as_ref().is_some_and(|m| !matches_filter(m)) {
+            sched.status[i] = Status::Skipped;
+        }
+    }
+    let mut masker = Masker::new();
+    let mut secrets = Object::new();
+    for (k, v) in &o.secrets {
+        masker.add(v);
+        secrets.insert(k.clone(), Value::from(v.as_str()));
+    }
+    secrets.insert("GITHUB_TOKEN", Value::from(""));
+    let mut outputs: Vec<Object> = vec![Object::new(); n];
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let mut stops: Vec<Option<tokio::sync::watch::Sender<bool>>> = Vec::new();
+    let mut started_at: Vec<Option<Instant>> = Vec::new();
+    let mut timed_out: Vec<bool> = Vec::new();
+    let mut cancelled = false;
+    loop {
+        // Deferred matrices whose needs are done.
+        for i in 0..deferred.len() {
+            let job = sched.owner(i);
+            if !deferred[i] || !sched.needs_finished(job) {
+                continue;
+            }
+            deferred[i] = false;
+            let mut v = base.clone();
+            v.insert("needs", Value::from(needs_context(wf, job, &sched, &outputs)));
+            let combos = match plan::job_matrix(&wf.jobs[job], &v) {
+                Ok(c) => c.unwrap_or_else(|| vec![Object::new()]),
+                Err(e) => {
+                    on_event(RunEvent::Job {
+                        key: i,
+                        event: JobEvent::Problem(format!("job '{}': {e}", wf.jobs[job].id)),
+                    });
+                    Vec::new()
+                }
+            };
+            let idx = sched.expand(i, combos.len());
+            let name = names[i].clone();
+            for (k, m) in idx.iter().zip(combos) {
+                let display = if m.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name} ({})", plan::combination_label(&m))
+                };
+                if *k >= matrices.len() {
+                    matrices.push(None);
+                    deferred.push(false);
+                    names.push(String::new());
+                }
+                if !m.is_empty() && !matches_filter(&m) {
+                    sched.status[*k] = Status::Skipped;
+                }
+                matrices[*k] = (!m.is_empty()).then_some(m);
+                names[*k] = display;
+            }
+        }
+        let starts = sched.next(|job, d| {
+            if !wanted[job] {
+                return false;
+            }
+            let mut values = base.clone();
+            values.insert("needs", Value::from(needs_from_decide(wf, job, d, &outputs)));
+            let host = JobIfHost { values: &values, decide: d };
+            let allowed = andon_pipeline::schema::allowed(andon_pipeline::schema::JOB_IF);
+            andon_expr::eval_str(&wf.jobs[job].condition, &allowed, &host).is_ok_and(|v| v.truthy())
+        });
+        for i in starts {
+            while stops.len() <= i {
+                stops.push(None);
+                started_at.push(None);
+                timed_out.push(false);
+            }
+            let job_i = sched.owner(i);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(cancelled);
+            stops[i] = Some(stop_tx.clone());
+            started_at[i] = Some(Instant::now());
+            let mut strategy = Object::new();
+            strategy.insert("fail-fast", Value::Bool(fail_fast[job_i]));
+            strategy.insert("job-index", Value::Number(0.0));
+            strategy.insert("job-total", Value::Number(1.0));
+            if let Some(mp) = max_parallel[job_i] {
+                strategy.insert("max-parallel", Value::Number(mp as f64));
+            }
+            let dir = run_dir.join(format!("{}-{i}", sanitize(&wf.jobs[job_i].id)));
+            let mut gh = github.clone();
+            gh.insert("job", Value::from(wf.jobs[job_i].id.as_str()));
+            gh.insert("workspace", Value::from(dir.join("workspace").display().to_string()));
+            let cx = Contexts {
+                github: gh,
+                vars: o.vars.clone(),
+                secrets: secrets.clone(),
+                inputs: o.inputs.clone(),
+                matrix: matrices[i].clone(),
+                strategy,
+                needs: needs_context(wf, job_i, &sched, &outputs),
+            };
+            let place = Place {
+                repo: o.repo.clone(),
+                sha: o.sha.clone(),
+                workspace: dir.join("workspace"),
+                temp: dir.join("temp"),
+            };
+            let wf2 = wf.clone();
+            let tx2 = tx.clone();
+            let mut m = masker.clone();
+            on_event(RunEvent::JobStart { key: i, name: names[i].clone() });
+            // timeout-minutes (default 360) stops the job.
+            let limit = eval_with(wf.jobs[job_i].timeout_minutes.as_ref(), matrices[i].as_ref())
+                .map(|v| v.to_number())
+                .filter(|n| n.is_finite() && *n > 0.0)
+                .unwrap_or(360.0);
+            let timer_tx = stop_tx.clone();
+            let timer_done = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs_f64(limit * 60.0)).await;
+                if timer_tx.send(true).is_ok() {
+                    let _ = timer_done.send(Msg::Event(
+                        i,
+                        JobEvent::Problem(format!(
+                            "The job has exceeded the maximum execution time of {limit} minutes."
+                        )),
+                    ));
+                }
+            });
+            tokio::spawn(async move {
+                let job = &wf2.jobs[job_i];
+                let mut forward = |e: JobEvent| {
+                    let _ = tx2.send(Msg::Event(i, e));
+                };
+                let r = job::run(&wf2, job, &cx, &place, &mut m, stop_rx, &mut forward).await;
+                let _ = tx2.send(Msg::Done(i, r));
+            });
+        }
+        if sched.done() {
+            break;
+        }
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Event(i, e)) => {
+                    if let JobEvent::Problem(p) = &e
+                        && p.starts_with("The job has exceeded")
+                        && let Some(t) = timed_out.get_mut(i)
+                    {
+                        *t = true;
+                    }
+                    on_event(RunEvent::Job { key: i, event: e });
+                }
+                Some(Msg::Done(i, r)) => {
+                    let job_i = sched.owner(i);
+                    for (k, v) in r.outputs.iter() {
+                        outputs[job_i].insert(k, v.clone());
+                    }
+                    let status = if timed_out.get(i).copied().unwrap_or(false) { Status::Failure } else { r.status };
+                    let elapsed = started_at.get(i).copied().flatten().map_or(Duration::ZERO, |t| t.elapsed());
+                    on_event(RunEvent::JobEnd { key: i, name: names[i].clone(), status, elapsed });
+                    if let Some(Some(s)) = stops.get(i) {
+                        let _ = s.send(false);
+                    }
+                    for stop in sched.finished(i, status) {
+                        if let Some(Some(s)) = stops.get(stop) {
+                            let _ = s.send(true);
+                        }
+                    }
+                }
+                None => break,
+            },
+            changed = cancel.changed(), if !cancelled => {
+                if changed.is_err() || *cancel.borrow() {
+                    cancelled = true;
+                    for i in sched.cancel() {
+                        if let Some(Some(s)) = stops.get(i) {
+                            let _ = s.send(true);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (i, st) in sched.status.iter().enumerate() {
+        if *st == Status::Skipped && wanted[sched.owner(i)] && i < names.len() {
+            on_event(RunEvent::JobSkipped { name: names[i].clone() });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&run_dir);
+    Ok(sched.conclusion())
+}
