@@ -37,6 +37,7 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         || which.contains(&"rules-test")
         || which.contains(&"notify")
         || which.contains(&"delivery")
+        || which.contains(&"pipeline")
     {
         let bin = build_release()?;
         if all || which.contains(&"router") {
@@ -59,6 +60,9 @@ pub(crate) fn run(which: &[&str]) -> anyhow::Result<()> {
         }
         if all || which.contains(&"delivery") {
             rt.block_on(crate::bench_delivery::delivery(&bin))?;
+        }
+        if all || which.contains(&"pipeline") {
+            rt.block_on(crate::bench_pipeline::pipeline(&bin))?;
         }
     }
     Ok(())

@@ -1,8 +1,9 @@
-//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|rules-eval|rules-test|notify|all>`. The
+//! andon's development tasks: `cargo xtask bench <journal|http|startup|router|tsdb|rules-eval|rules-test|notify|pipeline|all>`. The
 //! code-base invariants (layering, file headers) live in `tidy` and run as tests.
 
 mod bench;
 mod bench_delivery;
+mod bench_pipeline;
 mod bench_rules;
 mod bench_tsdb;
 mod tidy;
@@ -20,7 +21,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             anyhow::bail!(
-                "usage: cargo xtask bench [journal|http|startup|router|tsdb|rules-eval|rules-test|notify|all] | cargo xtask tidy"
+                "usage: cargo xtask bench [journal|http|startup|router|tsdb|rules-eval|rules-test|notify|pipeline|all] | cargo xtask tidy"
             )
         }
     }

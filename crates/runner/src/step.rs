@@ -122,39 +122,45 @@ pub fn shell_command(shell: Option<&str>) -> Result<(Vec<String>, &'static str),
     })
 }
 
-/// Reads a stream as lines, pieces of at most [`MAX_LINE`] bytes.
+/// Reads a stream as lines, pieces of at most [`MAX_LINE`] bytes, passed on in
+/// batches (one per read) so a step printing fast is not slowed by the hand-over.
 async fn read_lines<R: AsyncRead + Unpin>(
     mut r: R,
-    tx: tokio::sync::mpsc::Sender<(bool, String)>,
+    tx: tokio::sync::mpsc::Sender<(bool, Vec<String>)>,
     stdout: bool,
 ) {
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut buf = Vec::with_capacity(128 * 1024);
+    let mut chunk = vec![0u8; 128 * 1024];
     loop {
         let n = match r.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
+        let mut lines = Vec::new();
         let mut start = 0;
         while let Some(p) = buf[start..].iter().position(|b| *b == b'\n') {
             let line = &buf[start..start + p];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if tx.send((stdout, String::from_utf8_lossy(line).into_owned())).await.is_err() {
-                return;
+            for piece in line.chunks(MAX_LINE) {
+                lines.push(String::from_utf8_lossy(piece).into_owned());
+            }
+            if line.is_empty() {
+                lines.push(String::new());
             }
             start += p + 1;
         }
         buf.drain(..start);
         while buf.len() >= MAX_LINE {
             let piece: Vec<u8> = buf.drain(..MAX_LINE).collect();
-            if tx.send((stdout, String::from_utf8_lossy(&piece).into_owned())).await.is_err() {
-                return;
-            }
+            lines.push(String::from_utf8_lossy(&piece).into_owned());
+        }
+        if !lines.is_empty() && tx.send((stdout, lines)).await.is_err() {
+            return;
         }
     }
     if !buf.is_empty() {
-        let _ = tx.send((stdout, String::from_utf8_lossy(&buf).into_owned())).await;
+        let _ = tx.send((stdout, vec![String::from_utf8_lossy(&buf).into_owned()])).await;
     }
 }
 
@@ -208,7 +214,7 @@ pub async fn run(
         memory_limit: None,
     };
     let mut child = process::spawn(&launch).map_err(|e| format!("{}: {e}", cmdline[0]))?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     if let Some(o) = child.stdout.take() {
         tokio::spawn(read_lines(o, tx.clone(), true));
     }
@@ -230,8 +236,12 @@ pub async fn run(
     let (mut open, mut exited) = (true, false);
     while open || !exited {
         tokio::select! {
-            line = rx.recv(), if open => match line {
-                Some((stdout, text)) => handle(&mut interp, masker, &mut done, stdout, &text, on_event),
+            batch = rx.recv(), if open => match batch {
+                Some((stdout, lines)) => {
+                    for text in &lines {
+                        handle(&mut interp, masker, &mut done, stdout, text, on_event);
+                    }
+                }
                 None => open = false,
             },
             status = child.wait(), if !exited => {
@@ -260,8 +270,10 @@ pub async fn run(
         process::signal_group(pid, process::SIGKILL);
     }
     // Lines still buffered after a stop.
-    while let Ok((stdout, text)) = rx.try_recv() {
-        handle(&mut interp, masker, &mut done, stdout, &text, on_event);
+    while let Ok((stdout, lines)) = rx.try_recv() {
+        for text in &lines {
+            handle(&mut interp, masker, &mut done, stdout, text, on_event);
+        }
     }
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     let mut note = |r: Result<Vec<(String, String)>, String>, what: &str| match r {
