@@ -293,3 +293,83 @@ fn a_job_over_its_timeout_is_stopped_and_fails() {
     );
     assert!(out.contains("slow: failure") || out.contains("[slow] failure"), "{out}");
 }
+
+const ARTIFACTS: &str = r#"on: push
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - run: mkdir -p dist/docs && echo "binary v1" > dist/app && echo "readme" > dist/docs/README && chmod +x dist/app
+      - uses: actions/upload-artifact@v4
+        with:
+          name: dist
+          path: dist/
+      - id: deps
+        uses: actions/cache@v4
+        with:
+          path: deps
+          key: deps-${{ hashFiles('lock.txt') }}
+          restore-keys: deps-
+      - if: steps.deps.outputs.cache-hit != 'true'
+        run: mkdir -p deps && echo "fetched once" > deps/lib && echo "FETCHED"
+      - run: cat deps/lib
+  ship:
+    needs: build
+    runs-on: x
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: dist
+          path: out
+      - run: cat out/app out/docs/README && test -x out/app && echo "executable kept"
+      - uses: actions/download-artifact@v4
+        with:
+          name: missing
+"#;
+
+#[test]
+fn artifacts_pass_between_jobs_and_caches_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(wf.join("a.yml"), ARTIFACTS).unwrap();
+    std::fs::write(dir.path().join("lock.txt"), "dep 1.0\n").unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "a"]);
+    let run = |dir: &std::path::Path| {
+        let out = Command::new(BIN)
+            .arg("run")
+            .env("XDG_CACHE_HOME", cache.path())
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = run(dir.path());
+    assert_eq!(code, 1, "the missing artifact fails the last step: {out}");
+    for want in [
+        "[build]   uploaded artifact 'dist': 2 files",
+        "[build]   Cache not found for input keys: deps-",
+        "[build]   FETCHED",
+        "[build]   fetched once",
+        "[build]   Cache saved with key: deps-",
+        "[ship]   binary v1",
+        "[ship]   readme",
+        "[ship]   executable kept",
+        "[ship] ! Unable to download artifact(s): Artifact not found for name: missing",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    // A second run restores the cache by its exact key: nothing fetched again.
+    let (_, out) = run(dir.path());
+    assert!(out.contains("[build]   Cache restored from key: deps-"), "{out}");
+    assert!(!out.contains("FETCHED") && out.contains("[build]   fetched once"), "{out}");
+    // Artifacts belong to their run: none left behind.
+    let left: Vec<_> = std::fs::read_dir(cache.path().join("andon/artifacts"))
+        .map(|r| r.count())
+        .into_iter()
+        .collect();
+    assert!(left.iter().all(|n| *n == 0), "{left:?}");
+}

@@ -221,6 +221,16 @@ fn trigger_of(
     }
 }
 
+/// Where `andon run` keeps artifacts and caches: `$XDG_CACHE_HOME/andon`, else
+/// `~/.cache/andon`.
+fn cache_dir() -> std::path::PathBuf {
+    match (std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME")) {
+        (Some(x), _) if !x.is_empty() => std::path::PathBuf::from(x).join("andon"),
+        (_, Some(h)) => std::path::PathBuf::from(h).join(".cache/andon"),
+        _ => std::env::temp_dir().join("andon-cache"),
+    }
+}
+
 /// `andon run`.
 pub async fn run(args: &crate::RunArgs) -> u8 {
     let root = repo_root();
@@ -361,6 +371,7 @@ async fn execute(
             only_job: args.job.clone(),
             parallel: std::thread::available_parallelism().map_or(2, |n| n.get()),
             work_dir: std::env::temp_dir().join("andon-runs"),
+            store: cache_dir(),
         };
         output::line(&format!(
             "▶ {} ({file}) on {} at {}",

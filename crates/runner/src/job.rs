@@ -44,6 +44,10 @@ pub struct Place {
     pub workspace: PathBuf,
     /// The job's temporary directory (`RUNNER_TEMP`; scripts and command files).
     pub temp: PathBuf,
+    /// The content store for artifacts and caches.
+    pub store: PathBuf,
+    /// The run's id (its artifacts are the run's).
+    pub run_id: String,
 }
 
 /// The contexts a job starts with.
@@ -325,6 +329,7 @@ pub async fn run(
         }
     }
     let mut paths: Vec<PathBuf> = Vec::new();
+    let mut post: Vec<PostSave> = Vec::new();
     let mut steps_ctx = Object::new();
     let mut failed = false;
     let mut cancelled = false;
@@ -505,46 +510,17 @@ pub async fn run(
                 .and_then(|t| t.evaluate(&host).ok())
                 .map(map_of)
                 .unwrap_or_default();
-            let action = uses.split('@').next().unwrap_or(uses);
-            if action == "actions/checkout" {
-                match checkout(place, &with).await {
-                    Ok(m) => {
-                        events(JobEvent::Line(Event::Out(m)));
-                        Status::Success
-                    }
-                    Err(e) => {
-                        problem(events, e);
-                        Status::Failure
-                    }
+            let mut say = |m: String| events(JobEvent::Line(Event::Out(m)));
+            let done = action(uses, &with, place, &paths, &mut say, &mut post).await;
+            match done {
+                Ok(outs) => {
+                    outputs = outs;
+                    Status::Success
                 }
-            } else if let Some(tools) = setup_tool(action) {
-                match tools.iter().find_map(|t| which(t, &paths)) {
-                    Some(p) => {
-                        events(JobEvent::Line(Event::Out(format!(
-                            "{uses}: using {} from PATH",
-                            p.display()
-                        ))));
-                        Status::Success
-                    }
-                    None => {
-                        problem(
-                            events,
-                            format!(
-                                "{uses}: {} is not on PATH; andon does not download tools",
-                                tools.join(" or ")
-                            ),
-                        );
-                        Status::Failure
-                    }
+                Err(e) => {
+                    problem(events, e);
+                    Status::Failure
                 }
-            } else {
-                problem(
-                    events,
-                    format!(
-                        "the action '{uses}' is not available: andon runs without network access to actions; built in are actions/checkout and actions/setup-*"
-                    ),
-                );
-                Status::Failure
             }
         } else {
             Status::Failure
@@ -564,6 +540,16 @@ pub async fn run(
     } else {
         Status::Success
     };
+    // Caches are saved after the steps, when the job succeeded (as actions/cache's
+    // post step does).
+    if result.status == Status::Success {
+        for p in &post {
+            match save_cache(place, p) {
+                Ok(m) => events(JobEvent::Line(Event::Out(m))),
+                Err(e) => problem(events, format!("cache save: {e}")),
+            }
+        }
+    }
     // The job's outputs, with everything the steps set.
     if let Some(o) = &job.outputs {
         values.insert("steps", Value::from(steps_ctx.clone()));
@@ -581,6 +567,186 @@ pub async fn run(
         }
     }
     result
+}
+
+/// A cache to save after the job's steps.
+#[derive(Clone, Debug)]
+pub struct PostSave {
+    key: String,
+    paths: String,
+}
+
+fn input<'a>(with: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    with.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+fn lines(v: Option<&str>) -> Vec<String> {
+    v.unwrap_or("").lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// The built-in actions.
+async fn action(
+    uses: &str,
+    with: &[(String, String)],
+    place: &Place,
+    paths: &[PathBuf],
+    say: &mut (dyn FnMut(String) + Send),
+    post: &mut Vec<PostSave>,
+) -> Result<Vec<(String, String)>, String> {
+    let name = uses.split('@').next().unwrap_or(uses);
+    let store = crate::store::Store::new(&place.store);
+    let artifacts = place.store.join("artifacts").join(&place.run_id);
+    match name {
+        "actions/checkout" => {
+            say(checkout(place, with).await?);
+            Ok(Vec::new())
+        }
+        "actions/upload-artifact" => {
+            let art = input(with, "name").unwrap_or("artifact");
+            let spec = input(with, "path").ok_or("upload-artifact: the path input is required")?;
+            let (files, rel) = crate::store::expand_paths(&place.workspace, spec)?;
+            if files.is_empty() {
+                let msg = format!(
+                    "No files were found with the provided path: {spec}. No artifacts will be uploaded."
+                );
+                return match input(with, "if-no-files-found").unwrap_or("warn") {
+                    "error" => Err(msg),
+                    "ignore" => Ok(Vec::new()),
+                    _ => {
+                        say(format!("warning: {msg}"));
+                        Ok(Vec::new())
+                    }
+                };
+            }
+            let manifest = artifacts.join(art);
+            if manifest.exists() && input(with, "overwrite") != Some("true") {
+                return Err(format!(
+                    "an artifact named '{art}' already exists in this run (set overwrite: true to replace it)"
+                ));
+            }
+            let entries = store.put_all(&files, &rel)?;
+            store.write_manifest(&manifest, &entries, art)?;
+            let listing: String =
+                entries.iter().map(|e| format!("{} {}\n", e.digest, e.path)).collect();
+            let digest = andon_core::sha256::digest_hex(listing.as_bytes());
+            say(format!("uploaded artifact '{art}': {} files", entries.len()));
+            Ok(vec![
+                ("artifact-id".into(), digest[..16].to_string()),
+                ("artifact-digest".into(), digest),
+            ])
+        }
+        "actions/download-artifact" => {
+            let dest =
+                input(with, "path").map_or(place.workspace.clone(), |p| place.workspace.join(p));
+            let single = input(with, "name").is_some();
+            let names: Vec<String> = match input(with, "name") {
+                Some(n) => vec![n.to_string()],
+                None => std::fs::read_dir(&artifacts)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.contains(".tmp"))
+                    .collect(),
+            };
+            for n in &names {
+                let (_, entries) =
+                    crate::store::Store::read_manifest(&artifacts.join(n)).map_err(|_| {
+                        format!("Unable to download artifact(s): Artifact not found for name: {n}")
+                    })?;
+                let to = if single { dest.clone() } else { dest.join(n) };
+                let count = store.restore(&entries, &to)?;
+                say(format!("downloaded artifact '{n}': {count} files into {}", to.display()));
+            }
+            Ok(vec![("download-path".into(), dest.display().to_string())])
+        }
+        "actions/cache" | "actions/cache/restore" | "actions/cache/save" => {
+            let key = input(with, "key").ok_or("cache: the key input is required")?.to_string();
+            let spec = input(with, "path").ok_or("cache: the path input is required")?.to_string();
+            if name == "actions/cache/save" {
+                say(save_cache(place, &PostSave { key: key.clone(), paths: spec })?);
+                return Ok(Vec::new());
+            }
+            let restore_keys = lines(input(with, "restore-keys"));
+            let found = store.cache_lookup(&key, &restore_keys);
+            let hit = found.as_ref().is_some_and(|(k, _)| *k == key);
+            if let Some((k, entries)) = &found {
+                let (home, ws): (Vec<_>, Vec<_>) =
+                    entries.iter().cloned().partition(|e| e.path.starts_with("~/"));
+                store.restore(&ws, &place.workspace)?;
+                if let Ok(h) = std::env::var("HOME") {
+                    let home: Vec<_> = home
+                        .into_iter()
+                        .map(|mut e| {
+                            e.path = e.path.trim_start_matches("~/").to_string();
+                            e
+                        })
+                        .collect();
+                    store.restore(&home, Path::new(&h))?;
+                }
+                say(format!("Cache restored from key: {k}"));
+            } else {
+                let keys: Vec<String> = std::iter::once(key.clone()).chain(restore_keys).collect();
+                say(format!("Cache not found for input keys: {}", keys.join(", ")));
+            }
+            if name == "actions/cache" && !hit {
+                post.push(PostSave { key: key.clone(), paths: spec });
+            }
+            Ok(vec![
+                ("cache-hit".into(), hit.to_string()),
+                ("cache-primary-key".into(), key),
+                ("cache-matched-key".into(), found.map(|f| f.0).unwrap_or_default()),
+            ])
+        }
+        _ => {
+            if let Some(tools) = setup_tool(name) {
+                return match tools.iter().find_map(|t| which(t, paths)) {
+                    Some(p) => {
+                        say(format!("{uses}: using {} from PATH", p.display()));
+                        Ok(Vec::new())
+                    }
+                    None => Err(format!(
+                        "{uses}: {} is not on PATH; andon does not download tools",
+                        tools.join(" or ")
+                    )),
+                };
+            }
+            Err(format!(
+                "the action '{uses}' is not available: andon runs without network access to actions; built in are actions/checkout, actions/setup-*, actions/upload-artifact, actions/download-artifact and actions/cache"
+            ))
+        }
+    }
+}
+
+/// Saves a cache entry: the files under the paths (relative to the workspace, or
+/// `~/…` under the home directory).
+fn save_cache(place: &Place, p: &PostSave) -> Result<String, String> {
+    let store = crate::store::Store::new(&place.store);
+    let manifest = store.cache_manifest(&p.key);
+    if manifest.exists() {
+        return Ok(format!("Cache hit occurred on the primary key {}, not saving cache.", p.key));
+    }
+    let home = std::env::var("HOME").map(PathBuf::from).unwrap_or_default();
+    let mut entries = Vec::new();
+    for line in lines(Some(&p.paths)) {
+        let (base, spec, prefix) = match line.strip_prefix("~/") {
+            Some(rest) => (home.clone(), rest.to_string(), "~/"),
+            None => (place.workspace.clone(), line.clone(), ""),
+        };
+        let (files, _) = crate::store::expand_paths(&base, &spec)?;
+        for mut e in store.put_all(&files, &base)? {
+            e.path = format!("{prefix}{}", e.path);
+            entries.push(e);
+        }
+    }
+    if entries.is_empty() {
+        return Ok(format!(
+            "Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved ({})",
+            p.key
+        ));
+    }
+    store.write_manifest(&manifest, &entries, &p.key)?;
+    Ok(format!("Cache saved with key: {} ({} files)", p.key, entries.len()))
 }
 
 fn record(steps: &mut Object, s: &Step, r: StepResult, outputs: &[(String, String)]) {

@@ -7,3 +7,4 @@ pub mod job;
 pub mod local;
 pub mod mask;
 pub mod step;
+pub mod store;

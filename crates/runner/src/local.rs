@@ -36,6 +36,8 @@ pub struct Options {
     pub parallel: usize,
     /// Where workspaces go (one directory per job).
     pub work_dir: PathBuf,
+    /// Where artifacts and caches are kept (content-addressed).
+    pub store: PathBuf,
 }
 
 /// What a run reports as it goes.
@@ -167,7 +169,14 @@ pub async fn run(
     mut cancel: tokio::sync::watch::Receiver<bool>,
     on_event: &mut (dyn FnMut(RunEvent) + Send),
 ) -> Result<Status, String> {
-    let run_dir = o.work_dir.join(format!("run-{}", std::process::id()));
+    let run_id = format!(
+        "{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis()),
+        std::process::id()
+    );
+    let run_dir = o.work_dir.join(format!("run-{run_id}"));
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     let event_path = run_dir.join("event.json");
     let github = github_context(wf, o, &event_path);
@@ -340,6 +349,8 @@ pub async fn run(
                 sha: o.sha.clone(),
                 workspace: dir.join("workspace"),
                 temp: dir.join("temp"),
+                store: o.store.clone(),
+                run_id: run_id.clone(),
             };
             let wf2 = wf.clone();
             let tx2 = tx.clone();
@@ -423,5 +434,7 @@ pub async fn run(
         }
     }
     let _ = std::fs::remove_dir_all(&run_dir);
+    // A run's artifacts go with it (their blobs stay, shared with caches).
+    let _ = std::fs::remove_dir_all(o.store.join("artifacts").join(&run_id));
     Ok(sched.conclusion())
 }
