@@ -373,3 +373,63 @@ fn artifacts_pass_between_jobs_and_caches_between_runs() {
         .collect();
     assert!(left.iter().all(|n| *n == 0), "{left:?}");
 }
+
+#[test]
+fn local_composite_actions_run_with_their_inputs_and_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::create_dir_all(dir.path().join(".github/actions/greet")).unwrap();
+    std::fs::write(
+        dir.path().join(".github/actions/greet/action.yml"),
+        r#"name: Greet
+inputs:
+  who:
+    description: whom to greet
+    required: true
+  punctuation:
+    default: "!"
+outputs:
+  message:
+    value: ${{ steps.say.outputs.message }}
+runs:
+  using: composite
+  steps:
+    - id: say
+      shell: bash
+      run: |
+        echo "Hello, ${{ inputs.who }}${{ inputs.punctuation }}"
+        echo "message=greeted ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        wf.join("use.yml"),
+        r#"on: push
+jobs:
+  a:
+    runs-on: x
+    steps:
+      - uses: actions/checkout@v4
+      - id: hi
+        uses: ./.github/actions/greet
+        with:
+          who: andon
+      - run: echo "the action said ${{ steps.hi.outputs.message }}"
+      - uses: ./.github/actions/greet
+"#,
+    )
+    .unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "composite"]);
+    let (code, out, err) = run_in(dir.path(), &["run"]);
+    assert_eq!(code, 1, "the last use misses a required input: {out}\n{err}");
+    for want in [
+        "[a]   Hello, andon!",
+        "[a]   the action said greeted andon",
+        "[a] ! ./.github/actions/greet/action.yml: input 'who' is required",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}

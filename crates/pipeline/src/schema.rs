@@ -736,3 +736,41 @@ static ROOT_MAP: Mapping = Mapping {
 
 /// A workflow file.
 pub static WORKFLOW: Ty = Ty::Map(&ROOT_MAP);
+
+static ACTION_DEFAULT: Ty = Ty::Ctx(R_NO_SECRETS, &STRING);
+static ACTION_INPUT_MAP: Mapping = Mapping {
+    props: &[
+        p("description", &STRING),
+        p("required", &BOOL),
+        p("default", &ACTION_DEFAULT),
+        p("deprecationMessage", &STRING),
+    ],
+    loose: None,
+};
+static ACTION_INPUT_AS_MAP: Ty = Ty::Map(&ACTION_INPUT_MAP);
+static ACTION_INPUT: Ty = Ty::OneOf(&[&NULL, &ACTION_INPUT_AS_MAP]);
+static ACTION_INPUTS: Mapping = Mapping { props: &[], loose: Some((&NON_EMPTY, &ACTION_INPUT)) };
+static ACTION_OUTPUT_VALUE: Ty = Ty::Ctx(S, &STRING);
+static ACTION_OUTPUT_MAP: Mapping =
+    Mapping { props: &[p("description", &STRING), p("value", &ACTION_OUTPUT_VALUE)], loose: None };
+static ACTION_OUTPUTS: Mapping =
+    Mapping { props: &[], loose: Some((&NON_EMPTY, &Ty::Map(&ACTION_OUTPUT_MAP))) };
+static ACTION_RUNS: Mapping = Mapping {
+    props: &[req("using", &NON_EMPTY), p("steps", &STEPS)],
+    loose: Some((&NON_EMPTY, &ANY)),
+};
+static ACTION_ROOT: Mapping = Mapping {
+    props: &[
+        p("name", &STRING),
+        p("description", &STRING),
+        p("author", &STRING),
+        p("inputs", &Ty::Map(&ACTION_INPUTS)),
+        p("outputs", &Ty::Map(&ACTION_OUTPUTS)),
+        req("runs", &Ty::Map(&ACTION_RUNS)),
+        p("branding", &ANY),
+    ],
+    loose: None,
+};
+
+/// An action's metadata file (`action.yml`).
+pub static ACTION: Ty = Ty::Map(&ACTION_ROOT);

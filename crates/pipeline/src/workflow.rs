@@ -580,3 +580,79 @@ impl Converter {
         }
     }
 }
+
+/// An input of an action.
+#[derive(Clone, Debug)]
+pub struct ActionInput {
+    pub name: String,
+    pub required: bool,
+    pub default: Option<Token>,
+}
+
+/// An action's metadata (`action.yml`): what it takes, gives and runs.
+#[derive(Clone, Debug)]
+pub struct Action {
+    pub file: String,
+    pub name: Option<String>,
+    /// `runs.using`: `composite`, `node20`, `docker`, …
+    pub using: String,
+    pub inputs: Vec<ActionInput>,
+    pub outputs: Vec<(String, Token)>,
+    /// A composite action's steps.
+    pub steps: Vec<Step>,
+}
+
+/// Reads an action's `action.yml`.
+pub fn read_action(file: &str, bytes: &[u8]) -> Result<Action, Vec<Problem>> {
+    let docs = andon_spec::yaml::parse_without_anchors(bytes)
+        .map_err(|d| vec![Problem::at(Pos::new(d.line.max(1), d.column.max(1)), d.message)])?;
+    let Some(doc) = docs.first() else {
+        return Err(vec![Problem::at(Pos::new(1, 1), "Required property is missing: runs")]);
+    };
+    let mut reader = Reader::new(ReadOptions::default().max_depth);
+    let root = reader.read(&doc.root, &schema::ACTION, &[]);
+    if !reader.problems.is_empty() {
+        return Err(reader.problems);
+    }
+    let Some(root) = root else {
+        return Err(vec![Problem::at(doc.root.pos, "The action could not be read")]);
+    };
+    let mut c = Converter { problems: Vec::new() };
+    let runs = root.get("runs");
+    let steps = runs
+        .and_then(|r| r.get("steps"))
+        .and_then(Token::as_seq)
+        .map(|s| c.steps(s))
+        .unwrap_or_default();
+    let inputs = root
+        .get("inputs")
+        .and_then(Token::as_map)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| ActionInput {
+            name: k.as_str().unwrap_or_default().to_string(),
+            required: matches!(v.get("required").map(|t| &t.kind), Some(Kind::Bool(true))),
+            default: v.get("default").cloned(),
+        })
+        .collect();
+    let outputs = root
+        .get("outputs")
+        .and_then(Token::as_map)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.get("value")?.clone())))
+        .collect();
+    let action = Action {
+        file: file.to_string(),
+        name: root.get("name").and_then(Token::as_str).map(str::to_owned),
+        using: runs
+            .and_then(|r| r.get("using"))
+            .and_then(Token::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        inputs,
+        outputs,
+        steps,
+    };
+    if c.problems.is_empty() { Ok(action) } else { Err(c.problems) }
+}

@@ -268,9 +268,331 @@ async fn checkout(place: &Place, with: &[(String, String)]) -> Result<String, St
     Ok(format!("checked out {target} of {repo} into {}", dest.display()))
 }
 
-/// Runs a job. `job_env` is the workflow's `env` already evaluated; `cancel` turning
-/// true cancels it.
-#[allow(clippy::too_many_arguments)]
+/// The environment variables every step gets (`CI`, `GITHUB_*`, `RUNNER_*`).
+fn base_env(place: &Place, cx: &Contexts) -> Vec<(String, String)> {
+    let g = |k: &str| cx.github.get(k).map(Value::to_display).unwrap_or_default();
+    let mut e: Vec<(String, String)> = vec![
+        ("CI".into(), "true".into()),
+        ("GITHUB_ACTIONS".into(), "true".into()),
+        ("GITHUB_WORKSPACE".into(), place.workspace.display().to_string()),
+        ("RUNNER_TEMP".into(), place.temp.display().to_string()),
+        ("RUNNER_OS".into(), "Linux".into()),
+        ("RUNNER_ARCH".into(), "X64".into()),
+        ("RUNNER_NAME".into(), "andon".into()),
+    ];
+    for (var, key) in [
+        ("GITHUB_SHA", "sha"),
+        ("GITHUB_REF", "ref"),
+        ("GITHUB_REF_NAME", "ref_name"),
+        ("GITHUB_REF_TYPE", "ref_type"),
+        ("GITHUB_REPOSITORY", "repository"),
+        ("GITHUB_REPOSITORY_OWNER", "repository_owner"),
+        ("GITHUB_EVENT_NAME", "event_name"),
+        ("GITHUB_EVENT_PATH", "event_path"),
+        ("GITHUB_ACTOR", "actor"),
+        ("GITHUB_RUN_ID", "run_id"),
+        ("GITHUB_RUN_NUMBER", "run_number"),
+        ("GITHUB_RUN_ATTEMPT", "run_attempt"),
+        ("GITHUB_WORKFLOW", "workflow"),
+        ("GITHUB_JOB", "job"),
+        ("GITHUB_SERVER_URL", "server_url"),
+        ("GITHUB_API_URL", "api_url"),
+    ] {
+        e.push((var.into(), g(key)));
+    }
+    e
+}
+
+fn env_object(env: &[(String, String)]) -> Value {
+    Value::from(env.iter().cloned().map(|(k, v)| (k, Value::from(v))).collect::<Object>())
+}
+
+/// How deep local composite actions may call each other.
+const MAX_COMPOSITE_DEPTH: usize = 9;
+
+/// A job being run: its contexts and what its steps have done so far.
+struct Session<'a> {
+    wf: &'a Workflow,
+    job: &'a Job,
+    cx: &'a Contexts,
+    place: &'a Place,
+    masker: &'a mut Masker,
+    cancel: tokio::sync::watch::Receiver<bool>,
+    events: &'a mut (dyn FnMut(JobEvent) + Send),
+    values: Object,
+    env: Vec<(String, String)>,
+    paths: Vec<PathBuf>,
+    post: Vec<PostSave>,
+    failed: bool,
+    cancelled: bool,
+    results: Vec<(String, StepResult)>,
+}
+
+impl Session<'_> {
+    fn problem(&mut self, m: String) {
+        (self.events)(JobEvent::Problem(m));
+    }
+
+    fn host(&self) -> StepHost<'_> {
+        StepHost {
+            values: &self.values,
+            failed: self.failed,
+            cancelled: self.cancelled,
+            workspace: &self.place.workspace,
+        }
+    }
+
+    /// Runs steps in order; `steps_ctx` is the `steps` context they see and fill.
+    fn steps<'s>(
+        &'s mut self,
+        steps: &'s [Step],
+        steps_ctx: &'s mut Object,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 's>> {
+        Box::pin(async move {
+            for s in steps {
+                self.step(s, steps_ctx, depth).await;
+            }
+        })
+    }
+
+    async fn step(&mut self, s: &Step, steps_ctx: &mut Object, depth: usize) {
+        self.values.insert("env", env_object(&self.env));
+        self.values.insert("steps", Value::from(steps_ctx.clone()));
+        let status = if self.cancelled {
+            "cancelled"
+        } else if self.failed {
+            "failure"
+        } else {
+            "success"
+        };
+        let mut job_ctx = Object::new();
+        job_ctx.insert("status", Value::from(status));
+        self.values.insert("job", Value::from(job_ctx));
+        self.cancelled = self.cancelled || *self.cancel.borrow();
+        let name = match &s.name {
+            Some(t) => t.evaluate_string(&self.host()).unwrap_or_else(|_| t.literal().to_display()),
+            None => default_name(s),
+        };
+        let allowed = andon_pipeline::schema::allowed(andon_pipeline::schema::STEP_IF);
+        let run_it = match andon_expr::eval_str(&s.condition, &allowed, &self.host()) {
+            Ok(v) => v.truthy(),
+            Err(e) => {
+                self.problem(format!("step '{name}': if: {}", e.describe(&s.condition)));
+                false
+            }
+        };
+        if !run_it {
+            let r = StepResult { outcome: Status::Skipped, conclusion: Status::Skipped };
+            record(steps_ctx, s, r, &[]);
+            self.results.push((s.id.clone(), r));
+            return;
+        }
+        (self.events)(JobEvent::StepStart { name: name.clone() });
+        let started = Instant::now();
+        // The step's own env on top, then the step's other fields with it.
+        let mut step_env = self.env.clone();
+        if let Some(t) = &s.env {
+            match t.evaluate(&self.host()) {
+                Ok(v) => step_env.extend(map_of(v)),
+                Err(e) => self.problem(format!("step '{name}': env: {e}")),
+            }
+        }
+        self.values.insert("env", env_object(&step_env));
+        let host = self.host();
+        let eval = |t: &Option<Token>| t.as_ref().and_then(|t| t.evaluate(&host).ok());
+        let continue_on_error = eval(&s.continue_on_error).is_some_and(|v| v.truthy());
+        let timeout = eval(&s.timeout_minutes).and_then(|v| minutes(&v));
+        let script = s.run.as_ref().map(|t| t.evaluate_string(&host));
+        let shell = s.shell.clone().or_else(|| {
+            default_run(self.job, self.wf, "shell").and_then(|t| t.evaluate_string(&host).ok())
+        });
+        let wd = s
+            .working_directory
+            .clone()
+            .or_else(|| default_run(self.job, self.wf, "working-directory"))
+            .and_then(|t| t.evaluate_string(&host).ok())
+            .map_or(self.place.workspace.clone(), |d| self.place.workspace.join(d));
+        let with =
+            s.with.as_ref().and_then(|t| t.evaluate(&host).ok()).map(map_of).unwrap_or_default();
+        let mut outputs: Vec<(String, String)> = Vec::new();
+        let outcome = match (script, &s.uses) {
+            (Some(Err(e)), _) => {
+                self.problem(format!("step '{name}': run: {e}"));
+                Status::Failure
+            }
+            (Some(Ok(script)), _) => {
+                let mut process_env: std::collections::BTreeMap<String, String> =
+                    base_env(self.place, self.cx).into_iter().collect();
+                process_env.extend(step_env.iter().cloned());
+                let sc = Script {
+                    script,
+                    shell,
+                    working_dir: wd,
+                    env: process_env,
+                    path_prepend: self.paths.clone(),
+                    timeout,
+                };
+                let events = &mut *self.events;
+                let mut forward = |e: Event| events(JobEvent::Line(e));
+                let done = step::run(
+                    &sc,
+                    &self.place.temp,
+                    self.masker,
+                    self.cancel.clone(),
+                    &mut forward,
+                )
+                .await;
+                match done {
+                    Ok(f) => {
+                        outputs = f.outputs.clone();
+                        self.env.extend(f.env.iter().cloned());
+                        for p in f.paths.iter().rev() {
+                            self.paths.insert(0, PathBuf::from(p));
+                        }
+                        if f.cancelled {
+                            self.cancelled = true;
+                            Status::Cancelled
+                        } else if f.timed_out {
+                            let mins = timeout.map_or(0.0, |t| t.as_secs_f64() / 60.0);
+                            self.problem(format!("step '{name}' timed out after {mins} minutes"));
+                            Status::Failure
+                        } else if f.success() {
+                            Status::Success
+                        } else {
+                            if let Some(c) = f.code {
+                                self.problem(format!("Process completed with exit code {c}."));
+                            }
+                            Status::Failure
+                        }
+                    }
+                    Err(e) => {
+                        self.problem(format!("step '{name}': {e}"));
+                        Status::Failure
+                    }
+                }
+            }
+            (None, Some(uses)) if uses.starts_with("./") => {
+                match self.composite(uses, &with, depth).await {
+                    Ok((status, outs)) => {
+                        outputs = outs;
+                        status
+                    }
+                    Err(e) => {
+                        self.problem(e);
+                        Status::Failure
+                    }
+                }
+            }
+            (None, Some(uses)) => {
+                let events = &mut *self.events;
+                let mut say = |m: String| events(JobEvent::Line(Event::Out(m)));
+                let done =
+                    action(uses, &with, self.place, &self.paths, &mut say, &mut self.post).await;
+                match done {
+                    Ok(outs) => {
+                        outputs = outs;
+                        Status::Success
+                    }
+                    Err(e) => {
+                        self.problem(e);
+                        Status::Failure
+                    }
+                }
+            }
+            (None, None) => Status::Failure,
+        };
+        let r = StepResult::new(outcome, continue_on_error);
+        if r.conclusion == Status::Failure {
+            self.failed = true;
+        }
+        record(steps_ctx, s, r, &outputs);
+        self.results.push((s.id.clone(), r));
+        (self.events)(JobEvent::StepEnd { name, result: r, elapsed: started.elapsed() });
+    }
+
+    /// A local composite action (`uses: ./path`): its `action.yml` read from the
+    /// workspace, its steps run with its `inputs` (given or defaults), its outputs
+    /// evaluated from its steps.
+    async fn composite(
+        &mut self,
+        uses: &str,
+        with: &[(String, String)],
+        depth: usize,
+    ) -> Result<(Status, Vec<(String, String)>), String> {
+        if depth >= MAX_COMPOSITE_DEPTH {
+            return Err(format!(
+                "{uses}: composite actions nest deeper than {MAX_COMPOSITE_DEPTH}"
+            ));
+        }
+        let dir = self.place.workspace.join(uses.trim_start_matches("./"));
+        let file = ["action.yml", "action.yaml"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                format!(
+                    "Can't find 'action.yml' or 'action.yaml' under '{}'. Did you forget to run actions/checkout before running your local action?",
+                    dir.display()
+                )
+            })?;
+        let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let shown = format!(
+            "{}/{}",
+            uses.trim_end_matches('/'),
+            file.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+        );
+        let action = andon_pipeline::workflow::read_action(&shown, &bytes)
+            .map_err(|ps| ps.iter().map(|p| p.render(&shown)).collect::<Vec<_>>().join("\n"))?;
+        if action.using != "composite" {
+            return Err(format!(
+                "{shown}: runs.using '{}' is not supported; andon runs local composite actions",
+                action.using
+            ));
+        }
+        let mut inputs = Object::new();
+        for i in &action.inputs {
+            let given =
+                with.iter().find(|(k, _)| k.eq_ignore_ascii_case(&i.name)).map(|(_, v)| v.clone());
+            let value = match (given, &i.default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => d.evaluate_string(&self.host()).map_err(|e| e.to_string())?,
+                (None, None) if i.required => {
+                    return Err(format!("{shown}: input '{}' is required", i.name));
+                }
+                (None, None) => String::new(),
+            };
+            inputs.insert(i.name.clone(), Value::from(value));
+        }
+        let saved_inputs = self.values.get("inputs").cloned().unwrap_or(Value::Null);
+        self.values.insert("inputs", Value::from(inputs));
+        let failed_before = self.failed;
+        self.failed = false;
+        let mut ctx = Object::new();
+        self.steps(&action.steps, &mut ctx, depth + 1).await;
+        let failed_inside = self.failed;
+        self.values.insert("steps", Value::from(ctx));
+        let mut outs = Vec::new();
+        for (k, t) in &action.outputs {
+            match t.evaluate_string(&self.host()) {
+                Ok(v) => outs.push((k.clone(), v)),
+                Err(e) => self.problem(format!("{shown}: outputs.{k}: {e}")),
+            }
+        }
+        self.values.insert("inputs", saved_inputs);
+        self.failed = failed_before;
+        let status = if self.cancelled {
+            Status::Cancelled
+        } else if failed_inside {
+            Status::Failure
+        } else {
+            Status::Success
+        };
+        Ok((status, outs))
+    }
+}
+
+/// Runs a job; `cancel` turning true cancels it.
 pub async fn run(
     wf: &Workflow,
     job: &Job,
@@ -297,276 +619,71 @@ pub async fn run(
     runner.insert("temp", Value::from(place.temp.display().to_string()));
     runner.insert("tool_cache", Value::from(place.temp.join("tool-cache").display().to_string()));
     values.insert("runner", Value::from(runner));
-    let mut job_ctx = Object::new();
-    job_ctx.insert("status", Value::from("success"));
-    values.insert("job", Value::from(job_ctx.clone()));
     values.insert("steps", Value::from(Object::new()));
-    let mut result =
-        JobResult { status: Status::Success, outputs: Object::new(), steps: Vec::new() };
-    let problem =
-        |events: &mut (dyn FnMut(JobEvent) + Send), m: String| events(JobEvent::Problem(m));
-
-    // env: the workflow's, then the job's (each evaluated with what came before).
-    let mut env: Vec<(String, String)> = Vec::new();
-    for t in [wf.env.as_ref(), job.env.as_ref()].into_iter().flatten() {
-        values.insert(
-            "env",
-            Value::from(env.iter().cloned().map(|(k, v)| (k, Value::from(v))).collect::<Object>()),
-        );
-        let host = StepHost {
-            values: &values,
-            failed: false,
-            cancelled: false,
-            workspace: &place.workspace,
-        };
-        match t.evaluate(&host) {
-            Ok(v) => env.extend(map_of(v)),
-            Err(e) => {
-                problem(events, format!("env: {}", e.describe(&t.literal().to_display())));
-                result.status = Status::Failure;
-                return result;
-            }
-        }
-    }
-    let mut paths: Vec<PathBuf> = Vec::new();
-    let mut post: Vec<PostSave> = Vec::new();
-    let mut steps_ctx = Object::new();
-    let mut failed = false;
-    let mut cancelled = false;
-    let base_env = |place: &Place, cx: &Contexts| {
-        let g = |k: &str| cx.github.get(k).map(Value::to_display).unwrap_or_default();
-        let mut e: Vec<(String, String)> = vec![
-            ("CI".into(), "true".into()),
-            ("GITHUB_ACTIONS".into(), "true".into()),
-            ("GITHUB_WORKSPACE".into(), place.workspace.display().to_string()),
-            ("RUNNER_TEMP".into(), place.temp.display().to_string()),
-            ("RUNNER_OS".into(), "Linux".into()),
-            ("RUNNER_ARCH".into(), "X64".into()),
-            ("RUNNER_NAME".into(), "andon".into()),
-        ];
-        for (var, key) in [
-            ("GITHUB_SHA", "sha"),
-            ("GITHUB_REF", "ref"),
-            ("GITHUB_REF_NAME", "ref_name"),
-            ("GITHUB_REF_TYPE", "ref_type"),
-            ("GITHUB_REPOSITORY", "repository"),
-            ("GITHUB_REPOSITORY_OWNER", "repository_owner"),
-            ("GITHUB_EVENT_NAME", "event_name"),
-            ("GITHUB_EVENT_PATH", "event_path"),
-            ("GITHUB_ACTOR", "actor"),
-            ("GITHUB_RUN_ID", "run_id"),
-            ("GITHUB_RUN_NUMBER", "run_number"),
-            ("GITHUB_RUN_ATTEMPT", "run_attempt"),
-            ("GITHUB_WORKFLOW", "workflow"),
-            ("GITHUB_JOB", "job"),
-            ("GITHUB_SERVER_URL", "server_url"),
-            ("GITHUB_API_URL", "api_url"),
-        ] {
-            e.push((var.into(), g(key)));
-        }
-        e
+    let mut session = Session {
+        wf,
+        job,
+        cx,
+        place,
+        masker,
+        cancel,
+        events,
+        values,
+        env: Vec::new(),
+        paths: Vec::new(),
+        post: Vec::new(),
+        failed: false,
+        cancelled: false,
+        results: Vec::new(),
     };
-    for s in &job.steps {
-        values.insert(
-            "env",
-            Value::from(env.iter().cloned().map(|(k, v)| (k, Value::from(v))).collect::<Object>()),
-        );
-        values.insert("steps", Value::from(steps_ctx.clone()));
-        job_ctx.insert(
-            "status",
-            Value::from(if cancelled {
-                "cancelled"
-            } else if failed {
-                "failure"
-            } else {
-                "success"
-            }),
-        );
-        values.insert("job", Value::from(job_ctx.clone()));
-        cancelled = cancelled || *cancel.borrow();
-        let host = StepHost { values: &values, failed, cancelled, workspace: &place.workspace };
-        let name = match &s.name {
-            Some(t) => t.evaluate_string(&host).unwrap_or_else(|_| t.literal().to_display()),
-            None => default_name(s),
-        };
-        let run_it = match andon_expr::eval_str(
-            &s.condition,
-            &andon_pipeline::schema::allowed(andon_pipeline::schema::STEP_IF),
-            &host,
-        ) {
-            Ok(v) => v.truthy(),
+    // env: the workflow's, then the job's (each evaluated with what came before).
+    for t in [wf.env.as_ref(), job.env.as_ref()].into_iter().flatten() {
+        session.values.insert("env", env_object(&session.env));
+        match t.evaluate(&session.host()) {
+            Ok(v) => session.env.extend(map_of(v)),
             Err(e) => {
-                problem(events, format!("step '{name}': if: {}", e.describe(&s.condition)));
-                false
-            }
-        };
-        if !run_it {
-            let r = StepResult { outcome: Status::Skipped, conclusion: Status::Skipped };
-            record(&mut steps_ctx, s, r, &[]);
-            result.steps.push((s.id.clone(), r));
-            continue;
-        }
-        events(JobEvent::StepStart { name: name.clone() });
-        let started = Instant::now();
-        // The step's own env on top, then the step's other fields with it.
-        let mut step_env = env.clone();
-        if let Some(t) = &s.env {
-            match t.evaluate(&host) {
-                Ok(v) => step_env.extend(map_of(v)),
-                Err(e) => problem(events, format!("step '{name}': env: {e}")),
+                session.problem(format!("env: {}", e.describe(&t.literal().to_display())));
+                return JobResult {
+                    status: Status::Failure,
+                    outputs: Object::new(),
+                    steps: Vec::new(),
+                };
             }
         }
-        values.insert(
-            "env",
-            Value::from(
-                step_env.iter().cloned().map(|(k, v)| (k, Value::from(v))).collect::<Object>(),
-            ),
-        );
-        let host = StepHost { values: &values, failed, cancelled, workspace: &place.workspace };
-        let eval_bool = |t: &Option<Token>| {
-            t.as_ref().and_then(|t| t.evaluate(&host).ok()).is_some_and(|v| v.truthy())
-        };
-        let continue_on_error = eval_bool(&s.continue_on_error);
-        let timeout = s
-            .timeout_minutes
-            .as_ref()
-            .and_then(|t| t.evaluate(&host).ok())
-            .and_then(|v| minutes(&v));
-        let mut outputs: Vec<(String, String)> = Vec::new();
-        let outcome = if let Some(run_t) = &s.run {
-            let script = match run_t.evaluate_string(&host) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    problem(events, format!("step '{name}': run: {e}"));
-                    None
-                }
-            };
-            let shell = s.shell.clone().or_else(|| {
-                default_run(job, wf, "shell").and_then(|t| t.evaluate_string(&host).ok())
-            });
-            let wd = s
-                .working_directory
-                .clone()
-                .or_else(|| default_run(job, wf, "working-directory"))
-                .and_then(|t| t.evaluate_string(&host).ok())
-                .map_or(place.workspace.clone(), |d| place.workspace.join(d));
-            match script {
-                None => Status::Failure,
-                Some(script) => {
-                    let mut process_env: std::collections::BTreeMap<String, String> =
-                        base_env(place, cx).into_iter().collect();
-                    process_env.extend(step_env.iter().cloned());
-                    let sc = Script {
-                        script,
-                        shell,
-                        working_dir: wd,
-                        env: process_env,
-                        path_prepend: paths.clone(),
-                        timeout,
-                    };
-                    let mut forward = |e: Event| events(JobEvent::Line(e));
-                    match step::run(&sc, &place.temp, masker, cancel.clone(), &mut forward).await {
-                        Ok(f) => {
-                            outputs = f.outputs.clone();
-                            env.extend(f.env.iter().cloned());
-                            for p in f.paths.iter().rev() {
-                                paths.insert(0, PathBuf::from(p));
-                            }
-                            if f.cancelled {
-                                cancelled = true;
-                                Status::Cancelled
-                            } else if f.timed_out {
-                                problem(
-                                    events,
-                                    format!(
-                                        "step '{name}' timed out after {} minutes",
-                                        timeout.map_or(0.0, |t| t.as_secs_f64() / 60.0)
-                                    ),
-                                );
-                                Status::Failure
-                            } else if f.success() {
-                                Status::Success
-                            } else {
-                                if let Some(c) = f.code {
-                                    problem(
-                                        events,
-                                        format!("Process completed with exit code {c}."),
-                                    );
-                                }
-                                Status::Failure
-                            }
-                        }
-                        Err(e) => {
-                            problem(events, format!("step '{name}': {e}"));
-                            Status::Failure
-                        }
-                    }
-                }
-            }
-        } else if let Some(uses) = &s.uses {
-            let with = s
-                .with
-                .as_ref()
-                .and_then(|t| t.evaluate(&host).ok())
-                .map(map_of)
-                .unwrap_or_default();
-            let mut say = |m: String| events(JobEvent::Line(Event::Out(m)));
-            let done = action(uses, &with, place, &paths, &mut say, &mut post).await;
-            match done {
-                Ok(outs) => {
-                    outputs = outs;
-                    Status::Success
-                }
-                Err(e) => {
-                    problem(events, e);
-                    Status::Failure
-                }
-            }
-        } else {
-            Status::Failure
-        };
-        let r = StepResult::new(outcome, continue_on_error);
-        if r.conclusion == Status::Failure {
-            failed = true;
-        }
-        record(&mut steps_ctx, s, r, &outputs);
-        result.steps.push((s.id.clone(), r));
-        events(JobEvent::StepEnd { name, result: r, elapsed: started.elapsed() });
     }
-    result.status = if cancelled {
+    let mut steps_ctx = Object::new();
+    session.steps(&job.steps, &mut steps_ctx, 0).await;
+    let status = if session.cancelled {
         Status::Cancelled
-    } else if failed {
+    } else if session.failed {
         Status::Failure
     } else {
         Status::Success
     };
     // Caches are saved after the steps, when the job succeeded (as actions/cache's
     // post step does).
-    if result.status == Status::Success {
-        for p in &post {
-            match save_cache(place, p) {
-                Ok(m) => events(JobEvent::Line(Event::Out(m))),
-                Err(e) => problem(events, format!("cache save: {e}")),
+    if status == Status::Success {
+        for p in std::mem::take(&mut session.post) {
+            match save_cache(place, &p) {
+                Ok(m) => (session.events)(JobEvent::Line(Event::Out(m))),
+                Err(e) => session.problem(format!("cache save: {e}")),
             }
         }
     }
     // The job's outputs, with everything the steps set.
+    let mut outputs = Object::new();
     if let Some(o) = &job.outputs {
-        values.insert("steps", Value::from(steps_ctx.clone()));
-        values.insert(
-            "env",
-            Value::from(env.iter().cloned().map(|(k, v)| (k, Value::from(v))).collect::<Object>()),
-        );
-        let host = StepHost { values: &values, failed, cancelled, workspace: &place.workspace };
+        session.values.insert("steps", Value::from(steps_ctx.clone()));
+        session.values.insert("env", env_object(&session.env));
         for (k, v) in o.as_map().unwrap_or_default() {
             let key = k.as_str().unwrap_or_default().to_string();
-            match v.evaluate_string(&host) {
-                Ok(s) => result.outputs.insert(key, Value::from(s)),
-                Err(e) => problem(events, format!("outputs.{key}: {e}")),
+            match v.evaluate_string(&session.host()) {
+                Ok(s) => outputs.insert(key, Value::from(s)),
+                Err(e) => session.problem(format!("outputs.{key}: {e}")),
             }
         }
     }
-    result
+    JobResult { status, outputs, steps: session.results }
 }
 
 /// A cache to save after the job's steps.
