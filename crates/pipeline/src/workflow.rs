@@ -152,22 +152,34 @@ pub fn read_with(file: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Workflo
             ),
         }]);
     }
-    let docs = andon_spec::yaml::parse_without_anchors(bytes)
-        .map_err(|d| vec![Problem::at(Pos::new(d.line.max(1), d.column.max(1)), d.message)])?;
-    let Some(doc) = docs.first() else {
-        return Err(vec![Problem::at(Pos::new(1, 1), "Required property is missing: jobs")]);
-    };
-    let mut reader = Reader::new(opts.max_depth);
-    let root = reader.read(&doc.root, &schema::WORKFLOW, &[]);
-    if !reader.problems.is_empty() {
-        return Err(reader.problems);
-    }
-    let Some(root) = root else {
-        return Err(vec![Problem::at(doc.root.pos, "The workflow could not be read")]);
-    };
+    let root = read_root(bytes, &schema::WORKFLOW, opts.max_depth, "jobs")?;
     let mut c = Converter { problems: Vec::new() };
     let wf = c.workflow(file, &root);
     if c.problems.is_empty() { Ok(wf) } else { Err(c.problems) }
+}
+
+/// The first YAML document read against `ty`: its token tree, or every problem.
+/// `required` names what an empty file lacks.
+fn read_root(
+    bytes: &[u8],
+    ty: &schema::Ty,
+    max_depth: usize,
+    required: &str,
+) -> Result<Token, Vec<Problem>> {
+    let docs = andon_spec::yaml::parse_without_anchors(bytes)
+        .map_err(|d| vec![Problem::at(Pos::new(d.line.max(1), d.column.max(1)), d.message)])?;
+    let Some(doc) = docs.first() else {
+        return Err(vec![Problem::at(
+            Pos::new(1, 1),
+            format!("Required property is missing: {required}"),
+        )]);
+    };
+    let mut reader = Reader::new(max_depth);
+    let root = reader.read(&doc.root, ty, &[]);
+    if !reader.problems.is_empty() {
+        return Err(reader.problems);
+    }
+    root.ok_or_else(|| vec![Problem::at(doc.root.pos, "The file could not be read")])
 }
 
 struct Converter {
@@ -604,19 +616,7 @@ pub struct Action {
 
 /// Reads an action's `action.yml`.
 pub fn read_action(file: &str, bytes: &[u8]) -> Result<Action, Vec<Problem>> {
-    let docs = andon_spec::yaml::parse_without_anchors(bytes)
-        .map_err(|d| vec![Problem::at(Pos::new(d.line.max(1), d.column.max(1)), d.message)])?;
-    let Some(doc) = docs.first() else {
-        return Err(vec![Problem::at(Pos::new(1, 1), "Required property is missing: runs")]);
-    };
-    let mut reader = Reader::new(ReadOptions::default().max_depth);
-    let root = reader.read(&doc.root, &schema::ACTION, &[]);
-    if !reader.problems.is_empty() {
-        return Err(reader.problems);
-    }
-    let Some(root) = root else {
-        return Err(vec![Problem::at(doc.root.pos, "The action could not be read")]);
-    };
+    let root = read_root(bytes, &schema::ACTION, ReadOptions::default().max_depth, "runs")?;
     let mut c = Converter { problems: Vec::new() };
     let runs = root.get("runs");
     let steps = runs
