@@ -433,3 +433,50 @@ jobs:
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
 }
+
+#[test]
+fn kill_9_of_andon_run_leaves_no_step_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    let pidfile = dir.path().join("pids");
+    std::fs::write(
+        wf.join("long.yml"),
+        format!(
+            "on: push\njobs:\n  long:\n    runs-on: x\n    steps:\n      - run: |\n          sleep 120 &\n          echo $! >> {p}\n          echo $$ >> {p}\n          wait\n",
+            p = pidfile.display()
+        ),
+    )
+    .unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "long"]);
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pids = loop {
+        let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
+        let pids: Vec<String> = text.lines().map(str::to_owned).collect();
+        if pids.len() == 2 {
+            break pids;
+        }
+        assert!(std::time::Instant::now() < deadline, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pids.iter().any(|p| alive(p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(pids.iter().all(|p| !alive(p)), "step processes outlived andon: {pids:?}");
+}

@@ -338,6 +338,12 @@ async fn execute(
     };
     let branch = current_branch(root);
     let trigger = trigger_of(args, Some(root), branch.clone());
+    // If andon dies (even kill -9), the reaper kills the steps' process groups.
+    if let Ok(exe) = std::env::current_exe()
+        && let Ok(r) = andon_supervisor::reaper::Reaper::spawn(&exe)
+    {
+        let _ = andon_runner::step::REAPER.set(r);
+    }
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

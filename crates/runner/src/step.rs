@@ -18,6 +18,11 @@ use crate::commands::{Effect, Interpreter};
 use crate::files;
 use crate::mask::Masker;
 
+/// The helper that kills step process groups left behind if andon itself dies
+/// (`andon __reap`); set once by the program that runs steps.
+pub static REAPER: std::sync::OnceLock<andon_supervisor::reaper::Reaper> =
+    std::sync::OnceLock::new();
+
 /// The longest piece of a line passed on at once.
 pub const MAX_LINE: usize = 64 * 1024;
 
@@ -214,6 +219,9 @@ pub async fn run(
         memory_limit: None,
     };
     let mut child = process::spawn(&launch).map_err(|e| format!("{}: {e}", cmdline[0]))?;
+    if let (Some(r), Some(pid)) = (REAPER.get(), child.id()) {
+        r.watch(pid);
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     if let Some(o) = child.stdout.take() {
         tokio::spawn(read_lines(o, tx.clone(), true));
@@ -268,6 +276,9 @@ pub async fn run(
     }
     if let Some(pid) = pid {
         process::signal_group(pid, process::SIGKILL);
+        if let Some(r) = REAPER.get() {
+            r.forget(pid);
+        }
     }
     // Lines still buffered after a stop.
     while let Ok((stdout, lines)) = rx.try_recv() {
