@@ -205,7 +205,7 @@ jobs:
       matrix:
         n: [1, 2]
     steps:
-      - run: echo "n=${{ matrix.n }} v=${{ needs.build.outputs.version }} token=${{ secrets.TOKEN }}"
+      - run: echo "n=${{ matrix.n }} v=${{ needs.build.outputs.version }} token=${{ secrets.TOKEN }} index=${{ strategy.job-index }}/${{ strategy.job-total }}"
   flaky:
     needs: build
     runs-on: ubuntu-latest
@@ -247,8 +247,8 @@ fn run_executes_jobs_in_workspaces_with_contexts_and_results() {
     for want in [
         "[build]   committed data",
         "[build]   hello from main",
-        "[test (1)]   n=1 v=1.2.2 token=***",
-        "[test (2)]   n=2 v=1.2.2 token=***",
+        "[test (1)]   n=1 v=1.2.2 token=*** index=0/2",
+        "[test (2)]   n=2 v=1.2.2 token=*** index=1/2",
         "[flaky] ✗ (continue-on-error) Run exit 3",
         "[flaky]   still here after ",
         "[flaky]   cleanup after failure",

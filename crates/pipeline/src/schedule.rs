@@ -222,6 +222,12 @@ impl Scheduler {
         out
     }
 
+    /// A planned job's place among its workflow job's combinations: (index, total).
+    pub fn combination(&self, planned: usize) -> (usize, usize) {
+        let g = &self.groups[self.owner[planned]];
+        (g.iter().position(|&i| i == planned).unwrap_or(0), g.len())
+    }
+
     /// The workflow job a planned job belongs to.
     pub fn owner(&self, planned: usize) -> usize {
         self.owner[planned]

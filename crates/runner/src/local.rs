@@ -326,8 +326,9 @@ pub async fn run(
             started_at[i] = Some(Instant::now());
             let mut strategy = Object::new();
             strategy.insert("fail-fast", Value::Bool(fail_fast[job_i]));
-            strategy.insert("job-index", Value::Number(0.0));
-            strategy.insert("job-total", Value::Number(1.0));
+            let (index, total) = sched.combination(i);
+            strategy.insert("job-index", Value::Number(index as f64));
+            strategy.insert("job-total", Value::Number(total as f64));
             if let Some(mp) = max_parallel[job_i] {
                 strategy.insert("max-parallel", Value::Number(mp as f64));
             }
