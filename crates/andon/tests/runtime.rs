@@ -125,7 +125,15 @@ async fn a_rolling_replacement_costs_no_request() {
     let version = Client::new(&url).unwrap().get_json("/version").await.unwrap();
     assert_eq!(version["version"], "2.0.0");
     assert!(st["instances"].as_array().unwrap().iter().all(|i| i["revision"] == st["revision"]));
-    let kinds = event_kinds(&c, 1000).await;
+    // The rollout's completion is journaled right after the last instance is ready.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let kinds = loop {
+        let kinds = event_kinds(&c, 1000).await;
+        if kinds.iter().any(|k| k == "rollout.completed") || std::time::Instant::now() > deadline {
+            break kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         kinds.iter().any(|k| k == "rollout.started")
             && kinds.iter().any(|k| k == "rollout.completed"),
