@@ -480,3 +480,22 @@ fn kill_9_of_andon_run_leaves_no_step_process() {
     }
     assert!(pids.iter().all(|p| !alive(p)), "step processes outlived andon: {pids:?}");
 }
+
+#[test]
+fn a_job_in_a_container_says_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("c.yml"),
+        "on: push\njobs:\n  boxed:\n    runs-on: x\n    container: node:20\n    steps:\n      - run: echo inside\n",
+    )
+    .unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "c"]);
+    let (code, out, _) = run_in(dir.path(), &["run"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[boxed] ! the job's `container:` needs"), "the reason is shown: {out}");
+    assert!(!out.contains("inside"), "nothing ran on the host instead: {out}");
+}

@@ -472,18 +472,21 @@ impl Converter {
 
     fn steps(&mut self, items: &[Token]) -> Vec<Step> {
         // Explicit ids first, then generated ones that avoid them.
-        let mut ids: Vec<String> = Vec::new();
+        // Ids taken, lower-cased; the next suffix to try per generated base.
+        let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut next_suffix: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         for s in items {
             if let Some(idt) = s.get("id")
                 && let Some(id) = idt.as_str()
             {
-                if ids.iter().any(|x| x.eq_ignore_ascii_case(id)) {
+                if ids.contains(&id.to_ascii_lowercase()) {
                     self.err(
                         idt.pos,
                         format!("The identifier '{id}' may not be used more than once within the same scope."),
                     );
                 } else if self.check_id(id, idt.pos) {
-                    ids.push(id.to_string());
+                    ids.insert(id.to_ascii_lowercase());
                 }
             }
         }
@@ -503,14 +506,14 @@ impl Converter {
                         })
                         .collect();
                     let mut candidate: String = base.chars().take(100).collect();
-                    let mut n = 2;
-                    while ids.iter().any(|x| x.eq_ignore_ascii_case(&candidate)) {
+                    let n = next_suffix.entry(base.to_ascii_lowercase()).or_insert(2);
+                    while ids.contains(&candidate.to_ascii_lowercase()) {
                         let suffix = format!("_{n}");
                         candidate =
                             base.chars().take(100 - suffix.len()).collect::<String>() + &suffix;
-                        n += 1;
+                        *n += 1;
                     }
-                    ids.push(candidate.clone());
+                    ids.insert(candidate.to_ascii_lowercase());
                     (candidate, true)
                 }
             };

@@ -636,6 +636,26 @@ pub async fn run(
         cancelled: false,
         results: Vec::new(),
     };
+    // Jobs in containers need a container engine; andon runs jobs as local processes.
+    for (what, t) in [("container", &job.container), ("services", &job.services)] {
+        if t.is_some() {
+            let engine = ["docker", "podman"].iter().find(|e| which(e, &[]).is_some());
+            let why = match engine {
+                Some(e) => format!(
+                    "the job's `{what}:` needs a container executor, which this andon does not have yet ({e} is installed)"
+                ),
+                None => format!(
+                    "the job's `{what}:` needs Docker or Podman, and neither is installed here"
+                ),
+            };
+            session.problem(why);
+            return JobResult {
+                status: Status::Failure,
+                outputs: Object::new(),
+                steps: Vec::new(),
+            };
+        }
+    }
     // env: the workflow's, then the job's (each evaluated with what came before).
     for t in [wf.env.as_ref(), job.env.as_ref()].into_iter().flatten() {
         session.values.insert("env", env_object(&session.env));
