@@ -325,3 +325,40 @@ async fn a_taken_port_is_reported_not_waited_for() {
     assert_eq!(st["url"], format!("http://127.0.0.1:{port}"));
     assert!(!st["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "Routed"));
 }
+
+/// CPU time (user + system, in clock ticks) a process has used.
+fn cpu_ticks(pid: u64) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    // After the command: state is field 3, utime 14 and stime 15 (1-based, whole line).
+    let n = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    n(14) + n(15)
+}
+
+#[tokio::test]
+async fn a_cpu_limit_holds_a_busy_service_to_its_share() {
+    if andon_supervisor::process::cpu_group(100).is_none() {
+        eprintln!(
+            "skipped: no writable cgroup (v2 cpu controller or v1 cpu hierarchy) on this machine"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    let spin = "apiVersion: andon.dev/v1\nkind: Service\nmetadata: {name: spin}\nspec:\n  command: [sh, -c, 'while :; do :; done']\n  resources: {limits: {cpu: 200m}}\n";
+    request(&c, Method::POST, "/api/v1/apply", Some(spin.as_bytes().to_vec())).await;
+    let st = wait_for(&c, "spin", "a running instance", |s| {
+        s["instances"].as_array().is_some_and(|i| i.len() == 1 && i[0]["pid"].as_u64().is_some())
+    })
+    .await;
+    let pid = st["instances"][0]["pid"].as_u64().unwrap();
+    let ticks_per_s = 100.0; // USER_HZ
+    let before = cpu_ticks(pid);
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = (cpu_ticks(pid) - before) as f64 / ticks_per_s / t.elapsed().as_secs_f64();
+    eprintln!("busy loop under a 200m limit: {used:.2} of a core");
+    assert!(used < 0.35, "the busy loop used {used:.2} of a core with a 0.2 limit");
+    assert!(used > 0.05, "the busy loop ran at all ({used:.2} of a core)");
+}

@@ -217,6 +217,7 @@ pub async fn run(
         working_dir: Some(step.working_dir.clone()),
         path_prepend: step.path_prepend.clone(),
         memory_limit: None,
+        cpu_limit_millis: None,
     };
     let mut child = process::spawn(&launch).map_err(|e| format!("{}: {e}", cmdline[0]))?;
     if let (Some(r), Some(pid)) = (REAPER.get(), child.id()) {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::logs::{LogLine, LogStore};
 use crate::plan::{BACKOFF_RESET_AFTER, backoff};
 use crate::probe::{Checker, Tracker};
-use crate::process::{Launch, free_port, spawn, stop, termination};
+use crate::process::{Launch, free_port, spawn_limited, stop, termination};
 use crate::records::Records;
 
 /// What happened to an instance, reported to its service's controller.
@@ -91,7 +91,7 @@ pub async fn run(id: u32, env: Arc<InstanceEnv>, mut stop_rx: watch::Receiver<bo
             }
         };
         let launch = launch_for(spec, port, &env.path_prepend);
-        let mut child = match spawn(&launch) {
+        let (mut child, _cpu_group) = match spawn_limited(&launch) {
             Ok(c) => c,
             Err(e) => {
                 let delay = backoff(streak);
@@ -235,6 +235,12 @@ fn launch_for(spec: &ServiceSpec, port: u16, path_prepend: &[std::path::PathBuf]
             .get("memory")
             .and_then(|q| u64::try_from(q.value()).ok())
             .filter(|b| *b > 0),
+        cpu_limit_millis: spec
+            .resources
+            .limits
+            .get("cpu")
+            .and_then(|q| u64::try_from(q.milli_value()).ok())
+            .filter(|m| *m > 0),
     }
 }
 

@@ -119,6 +119,7 @@ impl Supervisor {
         sink: Arc<dyn EndpointSink>,
         out: mpsc::UnboundedSender<Message>,
     ) -> Supervisor {
+        process::sweep_cpu_groups();
         let reaper = config.reaper.as_deref().and_then(|p| match reaper::Reaper::spawn(p) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -215,6 +216,7 @@ impl Supervisor {
             working_dir: working_dir.map(PathBuf::from),
             path_prepend: self.shared.path_prepend.clone(),
             memory_limit: None,
+            cpu_limit_millis: None,
         };
         let mut child =
             process::spawn(&launch).map_err(|e| format!("cannot start {program:?}: {e}"))?;
