@@ -264,6 +264,8 @@ pub async fn run(
     let mut started_at: Vec<Option<Instant>> = Vec::new();
     let mut timed_out: Vec<bool> = Vec::new();
     let mut cancelled = false;
+    // Each job's timeout timer, stopped when the run ends.
+    let mut timers: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     loop {
         // Deferred matrices whose needs are done.
         for i in 0..deferred.len() {
@@ -364,7 +366,7 @@ pub async fn run(
                 .unwrap_or(360.0);
             let timer_tx = stop_tx.clone();
             let timer_done = tx.clone();
-            tokio::spawn(async move {
+            timers.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs_f64(limit * 60.0)).await;
                 if timer_tx.send(true).is_ok() {
                     let _ = timer_done.send(Msg::Event(
@@ -374,7 +376,7 @@ pub async fn run(
                         )),
                     ));
                 }
-            });
+            }));
             tokio::spawn(async move {
                 let job = &wf2.jobs[job_i];
                 let mut forward = |e: JobEvent| {
@@ -433,6 +435,9 @@ pub async fn run(
         if *st == Status::Skipped && wanted[sched.owner(i)] && i < names.len() {
             on_event(RunEvent::JobSkipped { name: names[i].clone() });
         }
+    }
+    for t in timers {
+        t.abort();
     }
     let _ = std::fs::remove_dir_all(&run_dir);
     // A run's artifacts go with it (their blobs stay, shared with caches).
