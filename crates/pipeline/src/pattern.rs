@@ -31,6 +31,39 @@ impl Pattern {
     }
 }
 
+/// The regex for the stars at `c[i]`: `**/` (any directories, or none), `**`
+/// (anything), `*` (within one segment), and how many characters they take.
+fn stars(c: &[char], i: usize) -> Option<(&'static str, usize)> {
+    match (c.get(i), c.get(i + 1), c.get(i + 2)) {
+        (Some('*'), Some('*'), Some('/')) => Some(("(?:.+/)?", 3)),
+        (Some('*'), Some('*'), _) => Some((".*", 2)),
+        (Some('*'), _, _) => Some(("[^/]*", 1)),
+        _ => None,
+    }
+}
+
+/// A path glob (`hashFiles`, artifact and cache paths): the stars as in filters, `?`
+/// one character within a segment, everything else literal.
+pub fn glob_regex(p: &str) -> Result<Regex, String> {
+    let c: Vec<char> = p.chars().collect();
+    let mut re = String::from("^");
+    let mut i = 0;
+    while i < c.len() {
+        if let Some((part, n)) = stars(&c, i) {
+            re.push_str(part);
+            i += n;
+            continue;
+        }
+        match c[i] {
+            '?' => re.push_str("[^/]"),
+            ch => re.push_str(&regex::escape(&ch.to_string())),
+        }
+        i += 1;
+    }
+    re.push('$');
+    Regex::new(&re).map_err(|e| format!("pattern '{p}': {e}"))
+}
+
 fn to_regex(p: &str) -> Result<String, String> {
     let c: Vec<char> = p.chars().collect();
     let mut re = String::from("^");
@@ -38,20 +71,12 @@ fn to_regex(p: &str) -> Result<String, String> {
     let mut i = 0;
     let lit = |re: &mut String, ch: char| re.push_str(&regex::escape(&ch.to_string()));
     while i < c.len() {
+        if let Some((part, n)) = stars(&c, i) {
+            re.push_str(part);
+            i += n;
+            continue;
+        }
         match c[i] {
-            '*' if c.get(i + 1) == Some(&'*') => {
-                if c.get(i + 2) == Some(&'/') {
-                    re.push_str("(?:.+/)?");
-                    i += 3;
-                } else {
-                    re.push_str(".*");
-                    i += 2;
-                }
-            }
-            '*' => {
-                re.push_str("[^/]*");
-                i += 1;
-            }
             q @ ('?' | '+') => {
                 if i == 0 {
                     lit(&mut re, q);
@@ -197,6 +222,15 @@ mod tests {
         assert!(Pattern::new("v[z-a]").is_err());
         assert!(Pattern::new("v[0-9").is_err());
         assert!(Pattern::new("x\\").is_err());
+    }
+
+    #[test]
+    fn path_globs_use_question_marks_as_one_character() {
+        let g = |p: &str, s: &str| glob_regex(p).unwrap().is_match(s);
+        assert!(g("**/*.lock", "a/b/c.lock") && g("**/*.lock", "c.lock"));
+        assert!(g("src/?.rs", "src/a.rs") && !g("src/?.rs", "src/ab.rs"));
+        assert!(!g("*.rs", "src/a.rs"), "* stays within a segment");
+        assert!(g("v1+.txt", "v1+.txt") && !g("v1+.txt", "v11.txt"), "+ is literal in globs");
     }
 
     #[test]

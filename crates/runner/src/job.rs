@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use andon_expr::{Host, Object, Value};
+use andon_pipeline::pattern::glob_regex;
 use andon_pipeline::schedule::{Status, StepResult};
 use andon_pipeline::workflow::{Job, Step, Workflow};
 use andon_pipeline::{Kind, Token};
@@ -111,77 +112,24 @@ pub fn hash_files(workspace: &Path, patterns: &[Value]) -> Result<String, String
         })
         .collect::<Result<_, _>>()?;
     let mut files = Vec::new();
-    walk(workspace, workspace, &mut files);
+    crate::store::walk_files(workspace, &mut files);
     files.sort();
     let mut outer = andon_core::sha256::Sha256::new();
     let mut any = false;
-    for rel in files {
+    for file in files {
+        let rel = crate::store::relative(&file, workspace);
         let mut keep = false;
         for (neg, r) in &globs {
             if r.is_match(&rel) {
                 keep = !neg;
             }
         }
-        if !keep {
-            continue;
+        if keep {
+            outer.update(&crate::store::file_digest(&file).map_err(|e| format!("hashFiles: {e}"))?);
+            any = true;
         }
-        let data =
-            std::fs::read(workspace.join(&rel)).map_err(|e| format!("hashFiles: {rel}: {e}"))?;
-        outer.update(&andon_core::sha256::digest(&data));
-        any = true;
     }
     Ok(if any { andon_core::sha256::hex(&outer.finish()) } else { String::new() })
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.filter_map(Result::ok) {
-        let p = e.path();
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            if e.file_name() != ".git" {
-                walk(root, &p, out);
-            }
-        } else if ft.is_file()
-            && let Ok(rel) = p.strip_prefix(root)
-        {
-            out.push(rel.to_string_lossy().replace('\\', "/"));
-        }
-    }
-}
-
-/// A path glob: `**` any depth, `*` within a segment, `?` one character.
-pub fn glob_regex(p: &str) -> Result<regex::Regex, String> {
-    let mut re = String::from("^");
-    let c: Vec<char> = p.chars().collect();
-    let mut i = 0;
-    while i < c.len() {
-        match c[i] {
-            '*' if c.get(i + 1) == Some(&'*') => {
-                if c.get(i + 2) == Some(&'/') {
-                    re.push_str("(?:.*/)?");
-                    i += 3;
-                } else {
-                    re.push_str(".*");
-                    i += 2;
-                }
-            }
-            '*' => {
-                re.push_str("[^/]*");
-                i += 1;
-            }
-            '?' => {
-                re.push_str("[^/]");
-                i += 1;
-            }
-            ch => {
-                re.push_str(&regex::escape(&ch.to_string()));
-                i += 1;
-            }
-        }
-    }
-    re.push('$');
-    regex::Regex::new(&re).map_err(|e| format!("pattern '{p}': {e}"))
 }
 
 fn minutes(v: &Value) -> Option<Duration> {

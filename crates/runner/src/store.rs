@@ -35,9 +35,10 @@ pub fn expand_paths(base: &Path, spec: &str) -> Result<(Vec<PathBuf>, PathBuf), 
     let mut files: Vec<PathBuf> = Vec::new();
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut excludes = Vec::new();
+    let mut listed: Option<Vec<PathBuf>> = None;
     for line in spec.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(ex) = line.strip_prefix('!') {
-            excludes.push(crate::job::glob_regex(ex.trim_start_matches("./"))?);
+            excludes.push(andon_pipeline::pattern::glob_regex(ex.trim_start_matches("./"))?);
             continue;
         }
         let expanded = expand_home(line);
@@ -47,18 +48,14 @@ pub fn expand_paths(base: &Path, spec: &str) -> Result<(Vec<PathBuf>, PathBuf), 
             base.join(&expanded)
         };
         if line.contains(['*', '?']) {
-            let re = crate::job::glob_regex(line.trim_start_matches("./"))?;
-            let mut all = Vec::new();
-            walk_files(base, &mut all);
-            for f in all {
-                let rel = f
-                    .strip_prefix(base)
-                    .map(|r| r.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_default();
-                if re.is_match(&rel) {
-                    files.push(f);
-                }
-            }
+            let re = andon_pipeline::pattern::glob_regex(line.trim_start_matches("./"))?;
+            // The tree is listed once, however many patterns there are.
+            let all = listed.get_or_insert_with(|| {
+                let mut v = Vec::new();
+                walk_files(base, &mut v);
+                v
+            });
+            files.extend(all.iter().filter(|f| re.is_match(&relative(f, base))).cloned());
             // The part of the pattern before its first wildcard is a root.
             let fixed: String = line.chars().take_while(|c| *c != '*' && *c != '?').collect();
             let fixed = fixed.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string());
@@ -71,13 +68,7 @@ pub fn expand_paths(base: &Path, spec: &str) -> Result<(Vec<PathBuf>, PathBuf), 
             files.push(p);
         }
     }
-    files.retain(|f| {
-        let rel = f
-            .strip_prefix(base)
-            .map(|r| r.to_string_lossy().replace('\\', "/"))
-            .unwrap_or_default();
-        !excludes.iter().any(|r| r.is_match(&rel))
-    });
+    files.retain(|f| !excludes.iter().any(|r| r.is_match(&relative(f, base))));
     files.sort();
     files.dedup();
     let common = roots.iter().skip(1).fold(
@@ -103,15 +94,37 @@ fn expand_home(p: &str) -> String {
     }
 }
 
-fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every regular file under `dir`, `.git` directories left out.
+pub fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.filter_map(Result::ok) {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
-            walk_files(&e.path(), out);
+            if e.file_name() != ".git" {
+                walk_files(&e.path(), out);
+            }
         } else if ft.is_file() {
             out.push(e.path());
         }
+    }
+}
+
+/// `file`'s path under `base` with `/` separators (as globs match it).
+pub fn relative(file: &Path, base: &Path) -> String {
+    file.strip_prefix(base).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default()
+}
+
+/// A file's SHA-256, read in pieces.
+pub fn file_digest(file: &Path) -> Result<[u8; 32], String> {
+    let mut f = std::fs::File::open(file).map_err(|e| io(file, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| io(file, e))?;
+        if n == 0 {
+            return Ok(h.finish());
+        }
+        h.update(&buf[..n]);
     }
 }
 
@@ -132,17 +145,7 @@ impl Store {
 
     /// Stores a file (once per content); its digest.
     pub fn put(&self, file: &Path) -> Result<String, String> {
-        let mut f = std::fs::File::open(file).map_err(|e| io(file, e))?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| io(file, e))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        let digest = hex(&h.finish());
+        let digest = hex(&file_digest(file)?);
         let dest = self.blob(&digest);
         if !dest.exists() {
             let dir = dest.parent().unwrap_or(&self.root);
