@@ -83,32 +83,30 @@ impl Host for JobIfHost<'_> {
     }
 }
 
-fn needs_context(wf: &Workflow, job: usize, s: &Scheduler, outputs: &[Object]) -> Object {
+/// The `needs` context: each needed job's result and outputs.
+fn needs_object<'a>(
+    wf: &Workflow,
+    results: impl Iterator<Item = (&'a str, Option<Status>)>,
+    outputs: &[Object],
+) -> Object {
     let mut o = Object::new();
-    for (n, _) in &wf.jobs[job].needs {
-        if let Some(i) = wf.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(n)) {
-            let mut e = Object::new();
-            e.insert("result", Value::from(s.job_result(i).map_or("", |r| r.as_str())));
-            e.insert("outputs", Value::from(outputs[i].clone()));
-            o.insert(wf.jobs[i].id.clone(), Value::from(e));
-        }
+    for (id, result) in results {
+        let i = wf.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(id));
+        let mut e = Object::new();
+        e.insert("result", Value::from(result.map_or("", Status::as_str)));
+        e.insert("outputs", Value::from(i.map(|i| outputs[i].clone()).unwrap_or_default()));
+        o.insert(i.map_or(id, |i| wf.jobs[i].id.as_str()).to_string(), Value::from(e));
     }
     o
 }
 
-/// The `needs` context of a job about to be decided, from the results the scheduler
-/// gives and the outputs recorded.
-fn needs_from_decide(wf: &Workflow, job: usize, d: &Decide<'_>, outputs: &[Object]) -> Object {
-    let mut o = Object::new();
-    for (id, result) in &d.needs {
-        let i = wf.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(id));
-        let mut e = Object::new();
-        e.insert("result", Value::from(result.as_str()));
-        e.insert("outputs", Value::from(i.map(|i| outputs[i].clone()).unwrap_or_default()));
-        o.insert(id.to_string(), Value::from(e));
-    }
-    let _ = job;
-    o
+/// The `needs` context of a job from the scheduler's results so far.
+fn needs_context(wf: &Workflow, job: usize, s: &Scheduler, outputs: &[Object]) -> Object {
+    let results = wf.jobs[job].needs.iter().map(|(n, _)| {
+        let i = wf.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(n));
+        (n.as_str(), i.and_then(|i| s.job_result(i)))
+    });
+    needs_object(wf, results, outputs)
 }
 
 fn sanitize(s: &str) -> String {
@@ -311,7 +309,14 @@ pub async fn run(
                 return false;
             }
             let mut values = base.clone();
-            values.insert("needs", Value::from(needs_from_decide(wf, job, d, &outputs)));
+            values.insert(
+                "needs",
+                Value::from(needs_object(
+                    wf,
+                    d.needs.iter().map(|(id, r)| (*id, Some(*r))),
+                    &outputs,
+                )),
+            );
             let host = JobIfHost { values: &values, decide: d };
             let allowed = andon_pipeline::schema::allowed(andon_pipeline::schema::JOB_IF);
             andon_expr::eval_str(&wf.jobs[job].condition, &allowed, &host).is_ok_and(|v| v.truthy())
