@@ -3,8 +3,8 @@
 //! case-insensitive string comparison, `&&`/`||` returning an operand, `*` filters,
 //! the built-in functions `contains`, `startsWith`, `endsWith`, `format`, `join`,
 //! `toJSON`, `fromJSON`, `case`), checked at parse time against the named values and
-//! functions a place allows. Templates (`run: echo ${{ matrix.os }}`) and `if:`
-//! conditions (with the implicit `success() &&`) build on it.
+//! functions a place allows. `pipeline` builds workflow templates
+//! (`run: echo ${{ matrix.os }}`) and `if:` conditions on it.
 
 mod eval;
 mod parse;
@@ -93,37 +93,6 @@ pub fn eval_str(expr: &str, allowed: &Allowed, host: &dyn Host) -> Result<Value,
 /// The status functions; an `if:` that calls none of them gets `success() &&`.
 pub const STATUS_FUNCTIONS: &[&str] = &["success", "failure", "cancelled", "always"];
 
-/// Parses an `if:` condition: `${{ }}` around it is optional; empty means
-/// `success()`; a condition that calls no status function becomes
-/// `success() && (condition)`.
-pub fn parse_condition(text: &str, allowed: &Allowed) -> Result<Node, Error> {
-    let t = text.trim();
-    let inner = match t.strip_prefix("${{").and_then(|r| r.strip_suffix("}}")) {
-        Some(inner) if !inner.contains("${{") => inner,
-        _ => t,
-    };
-    let success = || Node::Call("success".into(), Vec::new());
-    match parse(inner, allowed)? {
-        None => Ok(success()),
-        Some(n) if n.calls_any(STATUS_FUNCTIONS) => Ok(n),
-        Some(n) => Ok(Node::Logical(true, vec![success(), Node::Group(Box::new(n))])),
-    }
-}
-
-/// A piece of a template string.
-#[derive(Clone, Debug)]
-pub enum Piece {
-    Text(String),
-    /// An expression, its text, and its byte offset in the template.
-    Expr(Option<Node>, String, usize),
-}
-
-/// A string that may hold `${{ … }}` expressions.
-#[derive(Clone, Debug)]
-pub struct Template {
-    pub pieces: Vec<Piece>,
-}
-
 /// Where `${{ … }}` pieces are in `text`: (start of `${{`, start and end of the
 /// inside, end after `}}`). The inside ends at the first `}}` outside a string
 /// literal. `Err` with the offset of an unclosed `${{`.
@@ -151,65 +120,6 @@ pub fn expression_spans(text: &str) -> Result<Vec<(usize, usize, usize, usize)>,
         i = end + 2;
     }
     Ok(out)
-}
-
-impl Template {
-    /// Reads a template; every expression is parsed against `allowed`. An error's
-    /// offset is made relative to the whole template text (in UTF-16 units).
-    pub fn parse(text: &str, allowed: &Allowed) -> Result<Template, Error> {
-        let spans = expression_spans(text).map_err(|at| {
-            Error::new(
-                ErrorKind::Parsing,
-                "The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.",
-                Some(text[..at].encode_utf16().count()),
-            )
-        })?;
-        let mut pieces = Vec::new();
-        let mut last = 0;
-        for (start, inner, end, after) in spans {
-            if start > last {
-                pieces.push(Piece::Text(text[last..start].to_string()));
-            }
-            let src = &text[inner..end];
-            let node = parse(src, allowed).map_err(|mut e| {
-                e.offset = e.offset.map(|o| o + text[..inner].encode_utf16().count());
-                e
-            })?;
-            pieces.push(Piece::Expr(node, src.to_string(), inner));
-            last = after;
-        }
-        if last < text.len() || pieces.is_empty() {
-            pieces.push(Piece::Text(text[last..].to_string()));
-        }
-        Ok(Template { pieces })
-    }
-
-    /// Whether the template holds any expression.
-    pub fn has_expressions(&self) -> bool {
-        self.pieces.iter().any(|p| matches!(p, Piece::Expr(..)))
-    }
-
-    /// The value: a template that is one expression and nothing else keeps the
-    /// expression's value (an object stays an object); otherwise the pieces are
-    /// joined as strings.
-    pub fn evaluate(&self, host: &dyn Host) -> Result<Value, Error> {
-        if let [Piece::Expr(node, ..)] = self.pieces.as_slice() {
-            return evaluate(node.as_ref(), host);
-        }
-        let mut out = String::new();
-        for p in &self.pieces {
-            match p {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Expr(node, ..) => out.push_str(&evaluate(node.as_ref(), host)?.to_display()),
-            }
-        }
-        Ok(Value::from(out))
-    }
-
-    /// The value as a string.
-    pub fn render(&self, host: &dyn Host) -> Result<String, Error> {
-        self.evaluate(host).map(|v| v.to_display())
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Templates, `if:` conditions and host functions.
+//! Expression spans in strings, and the evaluation limits.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use super::*;
@@ -43,43 +43,11 @@ impl Host for Status {
 }
 
 #[test]
-fn templates_interpolate_and_keep_whole_values() {
-    let a = allowed();
-    let t = Template::parse("os=${{ matrix.os }} on ${{ github.event_name }}!", &a).unwrap();
-    assert_eq!(t.render(&ctx()).unwrap(), "os=linux on push!");
-    let whole = Template::parse("${{ matrix.include }}", &a).unwrap();
-    assert!(matches!(whole.evaluate(&ctx()).unwrap(), Value::Array(_)));
-    let plain = Template::parse("no expressions", &a).unwrap();
-    assert!(!plain.has_expressions());
-    assert_eq!(plain.render(&ctx()).unwrap(), "no expressions");
-    let braces = Template::parse("${{ format('{{0}}') }}", &a).unwrap();
-    assert_eq!(braces.render(&ctx()).unwrap(), "{0}");
-    let quoted = Template::parse("${{ 'a }} b' }}", &a).unwrap();
-    assert_eq!(quoted.render(&ctx()).unwrap(), "a }} b");
-    let e = Template::parse("echo ${{ matrix.os", &a).unwrap_err();
-    assert_eq!(e.offset, Some(5));
-    let e = Template::parse("x ${{ secrets.token }}", &a).unwrap_err();
-    assert_eq!(
-        e.describe("x ${{ secrets.token }}"),
-        "Unrecognized named-value: 'secrets'. Located at position 7 within expression: x ${{ secrets.token }}"
-    );
-}
-
-#[test]
-fn conditions_get_the_implicit_success() {
-    let a = allowed();
-    let eval = |cond: &str, status: &'static str| {
-        let n = parse_condition(cond, &a).unwrap();
-        evaluate(Some(&n), &Status(status, ctx())).unwrap().truthy()
-    };
-    assert!(eval("", "success"));
-    assert!(!eval("", "failure"));
-    assert!(eval("github.event_name == 'push'", "success"));
-    assert!(!eval("github.event_name == 'push'", "failure"), "success() && … is implied");
-    assert!(eval("${{ failure() && github.event_name == 'push' }}", "failure"));
-    assert!(eval("always()", "cancelled"));
-    assert!(!eval("${{ github.ref == 'refs/heads/dev' }}", "success"));
-    assert!(eval("!cancelled()", "failure"), "a status function anywhere turns the default off");
+fn expression_spans_skip_closing_braces_in_strings() {
+    assert_eq!(expression_spans("a ${{ x }} b"), Ok(vec![(2, 5, 8, 10)]));
+    assert_eq!(expression_spans("${{ 'a }} b' }}"), Ok(vec![(0, 3, 13, 15)]));
+    assert_eq!(expression_spans("echo ${{ matrix.os"), Err(5));
+    assert_eq!(expression_spans("no expressions"), Ok(vec![]));
 }
 
 #[test]
