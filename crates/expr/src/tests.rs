@@ -3,45 +3,6 @@
 
 use super::*;
 
-fn ctx() -> Object {
-    let mut github = Object::new();
-    github.insert("event_name", Value::from("push"));
-    github.insert("ref", Value::from("refs/heads/main"));
-    let mut matrix = Object::new();
-    matrix.insert("os", Value::from("linux"));
-    matrix.insert("include", Value::from(vec![Value::from(1.0), Value::from(2.0)]));
-    let mut c = Object::new();
-    c.insert("github", Value::from(github));
-    c.insert("matrix", Value::from(matrix));
-    c
-}
-
-fn allowed() -> Allowed {
-    Allowed {
-        named_values: vec!["github".into(), "matrix".into()],
-        functions: STATUS_FUNCTIONS.iter().map(|n| Function { name: n, min: 0, max: 0 }).collect(),
-    }
-}
-
-/// A host whose status is fixed.
-struct Status(&'static str, Object);
-
-impl Host for Status {
-    fn named_value(&self, name: &str) -> Value {
-        self.1.named_value(name)
-    }
-
-    fn call(&self, name: &str, _args: &[Value]) -> Result<Value, String> {
-        Ok(Value::Bool(match name {
-            "always" => true,
-            "success" => self.0 == "success",
-            "failure" => self.0 == "failure",
-            "cancelled" => self.0 == "cancelled",
-            other => return Err(format!("no {other}")),
-        }))
-    }
-}
-
 #[test]
 fn expression_spans_skip_closing_braces_in_strings() {
     assert_eq!(expression_spans("a ${{ x }} b"), Ok(vec![(2, 5, 8, 10)]));
