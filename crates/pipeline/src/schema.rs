@@ -122,6 +122,17 @@ pub const ALL_FUNCTIONS: &[Function] = &[
     Function { name: "hashfiles", min: 1, max: 255 },
 ];
 
+/// Every named value and function any place allows: what evaluation at run time
+/// parses with (each expression was checked against its own place when the file was
+/// read). Built once.
+pub fn everything() -> &'static andon_expr::Allowed {
+    static ALL: std::sync::OnceLock<andon_expr::Allowed> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| andon_expr::Allowed {
+        named_values: ALL_NAMED.iter().map(|s| s.to_string()).collect(),
+        functions: ALL_FUNCTIONS.to_vec(),
+    })
+}
+
 /// The named values and functions of a context list.
 pub fn allowed(list: &[&str]) -> andon_expr::Allowed {
     let mut a = andon_expr::Allowed::default();

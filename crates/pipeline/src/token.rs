@@ -153,13 +153,7 @@ impl Token {
     /// everything else becomes the plain value.
     pub fn evaluate(&self, host: &dyn Host) -> Result<Value, andon_expr::Error> {
         Ok(match &self.kind {
-            Kind::Expr(e) => {
-                let allowed = andon_expr::Allowed {
-                    named_values: crate::schema::ALL_NAMED.iter().map(|s| s.to_string()).collect(),
-                    functions: crate::schema::ALL_FUNCTIONS.to_vec(),
-                };
-                andon_expr::eval_str(e, &allowed, host)?
-            }
+            Kind::Expr(e) => andon_expr::eval_str(e, crate::schema::everything(), host)?,
             Kind::Seq(items) => {
                 Value::from(items.iter().map(|t| t.evaluate(host)).collect::<Result<Vec<_>, _>>()?)
             }

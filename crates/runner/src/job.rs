@@ -322,8 +322,8 @@ impl Session<'_> {
             Some(t) => t.evaluate_string(&self.host()).unwrap_or_else(|_| t.literal().to_display()),
             None => default_name(s),
         };
-        let allowed = andon_pipeline::schema::allowed(andon_pipeline::schema::STEP_IF);
-        let run_it = match andon_expr::eval_str(&s.condition, &allowed, &self.host()) {
+        let allowed = andon_pipeline::schema::everything();
+        let run_it = match andon_expr::eval_str(&s.condition, allowed, &self.host()) {
             Ok(v) => v.truthy(),
             Err(e) => {
                 self.problem(format!("step '{name}': if: {}", e.describe(&s.condition)));

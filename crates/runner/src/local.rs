@@ -318,8 +318,8 @@ pub async fn run(
                 )),
             );
             let host = JobIfHost { values: &values, decide: d };
-            let allowed = andon_pipeline::schema::allowed(andon_pipeline::schema::JOB_IF);
-            andon_expr::eval_str(&wf.jobs[job].condition, &allowed, &host).is_ok_and(|v| v.truthy())
+            let allowed = andon_pipeline::schema::everything();
+            andon_expr::eval_str(&wf.jobs[job].condition, allowed, &host).is_ok_and(|v| v.truthy())
         });
         for i in starts {
             while stops.len() <= i {
