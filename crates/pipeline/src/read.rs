@@ -174,34 +174,31 @@ impl Reader {
                 self.err(pos, "An expression was expected");
                 return None;
             }
-            if !expr.eq_ignore_ascii_case("insert")
-                && let Err(e) = parse(expr, &allowed)
-            {
-                self.err(pos, e.describe(expr));
-                return None;
-            }
+            let whole = spans.len() == 1 && *start == 0 && *after == s.len();
             if expr.eq_ignore_ascii_case("insert") {
-                if spans.len() == 1 && *start == 0 && *after == s.len() {
+                if whole {
                     return Some(Token::new(Kind::Insert, pos));
                 }
                 self.err(pos, INSERT_EMBEDDED);
                 return None;
+            }
+            match parse(expr, &allowed) {
+                Err(e) => {
+                    self.err(pos, e.describe(expr));
+                    return None;
+                }
+                // A lone string literal is just that string.
+                Ok(Some(andon_expr::Node::Literal(andon_expr::Value::String(lit)))) if whole => {
+                    return Some(Token::new(Kind::String(lit.to_string()), pos));
+                }
+                Ok(_) if whole => return Some(Token::new(Kind::Expr(expr.to_string()), pos)),
+                Ok(_) => {}
             }
             literal.push_str(&format!("{{{}}}", args.len()));
             args.push(expr.to_string());
             last = *after;
         }
         literal.push_str(&s[last..].replace('{', "{{").replace('}', "}}"));
-        if spans.len() == 1 && spans[0].0 == 0 && spans[0].3 == s.len() {
-            let e = &args[0];
-            // A lone string literal is just that string.
-            if let Ok(Some(andon_expr::Node::Literal(andon_expr::Value::String(lit)))) =
-                parse(e, &allowed)
-            {
-                return Some(Token::new(Kind::String(lit.to_string()), pos));
-            }
-            return Some(Token::new(Kind::Expr(e.clone()), pos));
-        }
         let mut f = String::from("format('");
         f.push_str(&literal.replace('\'', "''"));
         f.push('\'');
