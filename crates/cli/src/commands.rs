@@ -912,12 +912,12 @@ fn slo_generate(
             }
         }
     }
-    for kv in extra_labels {
-        let Some((k, v)) = kv.split_once('=') else {
-            output::error(&format!("--extra-labels {kv:?}: expected NAME=VALUE"));
+    match crate::workflow::parse_pairs(extra_labels, '=', "--extra-labels") {
+        Ok(pairs) => opts.extra_labels.extend(pairs),
+        Err(e) => {
+            output::error(&e);
             return 2;
-        };
-        opts.extra_labels.insert(k.to_string(), v.to_string());
+        }
     }
     let Some(bytes) = read(file) else { return 2 };
     let name = file.display().to_string();

@@ -180,7 +180,11 @@ fn read_all(
     (out, problems)
 }
 
-fn parse_pairs(items: &[String], sep: char, what: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_pairs(
+    items: &[String],
+    sep: char,
+    what: &str,
+) -> Result<Vec<(String, String)>, String> {
     items
         .iter()
         .map(|i| {
@@ -351,6 +355,7 @@ async fn execute(
         }
     });
     let actor = std::env::var("USER").unwrap_or_else(|_| "andon".into());
+    let repository = repository_name(root);
     let mut failed = false;
     let mut ran = 0;
     for (file, wf) in workflows {
@@ -368,7 +373,7 @@ async fn execute(
             sha: sha.clone(),
             branch: branch.clone(),
             event: args.event.clone(),
-            repository: repository_name(root),
+            repository: repository.clone(),
             actor: actor.clone(),
             inputs: input_values,
             vars: Object::new(),
@@ -532,25 +537,16 @@ fn dry_run(
             }
         };
         // -j: the job and everything it needs.
-        let mut wanted: Vec<usize> = (0..wf.jobs.len()).collect();
-        if let Some(j) = &args.job {
-            let Some(start) = wf.jobs.iter().position(|x| x.id == *j) else {
-                output::line(&format!("{file}: has no job '{j}'"));
-                continue;
-            };
-            wanted = vec![start];
-            let mut i = 0;
-            while i < wanted.len() {
-                for (n, _) in &wf.jobs[wanted[i]].needs {
-                    if let Some(x) = wf.jobs.iter().position(|x| x.id == *n)
-                        && !wanted.contains(&x)
-                    {
-                        wanted.push(x);
-                    }
+        let wanted: Vec<usize> = match &args.job {
+            None => (0..wf.jobs.len()).collect(),
+            Some(j) => match wf.job_with_needs(j) {
+                Some(w) => w,
+                None => {
+                    output::line(&format!("{file}: has no job '{j}'"));
+                    continue;
                 }
-                i += 1;
-            }
-        }
+            },
+        };
         any = true;
         output::line(&format!(
             "{file}: {} on {}{}",
@@ -577,9 +573,7 @@ fn dry_run(
                 output::line(&format!("  [{level}] job {}{needs}{cond}", job.id));
                 for pj in p.jobs.iter().filter(|pj| pj.job == ji) {
                     if let Some(m) = &pj.matrix
-                        && !filters
-                            .iter()
-                            .all(|(k, v)| m.get(k).is_some_and(|x| x.to_display() == *v))
+                        && !andon_pipeline::plan::matches_filter(m, &filters)
                     {
                         continue;
                     }

@@ -116,6 +116,33 @@ impl Workflow {
     }
 }
 
+impl Workflow {
+    /// The indexes of the job `id` and every job it needs, directly or not (`None`:
+    /// no such job).
+    pub fn job_with_needs(&self, id: &str) -> Option<Vec<usize>> {
+        let start = self.jobs.iter().position(|j| j.id == id)?;
+        let mut out = vec![start];
+        let mut i = 0;
+        while i < out.len() {
+            for (n, _) in &self.jobs[out[i]].needs {
+                if let Some(x) = self.jobs.iter().position(|j| j.id.eq_ignore_ascii_case(n))
+                    && !out.contains(&x)
+                {
+                    out.push(x);
+                }
+            }
+            i += 1;
+        }
+        Some(out)
+    }
+}
+
+/// Whether a matrix combination has every `key` → value (as text) asked for
+/// (`--matrix os:linux`).
+pub fn matches_filter(m: &Object, filter: &[(String, String)]) -> bool {
+    filter.iter().all(|(k, v)| m.get(k).is_some_and(|x| x.to_display() == *v))
+}
+
 /// One job of a plan (a matrix job is one per combination).
 #[derive(Clone, Debug)]
 pub struct PlannedJob {

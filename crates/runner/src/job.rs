@@ -16,7 +16,7 @@ use andon_pipeline::workflow::{Job, Step, Workflow};
 use andon_pipeline::{Kind, Token};
 
 use crate::mask::Masker;
-use crate::step::{self, Event, Script};
+use crate::step::{self, Event, Script, which};
 
 /// What one job run reports as it goes.
 #[derive(Clone, Debug)]
@@ -177,13 +177,6 @@ fn setup_tool(action: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn which(program: &str, path_prepend: &[PathBuf]) -> Option<PathBuf> {
-    let system = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    path_prepend.iter().chain(system.iter()).map(|d| d.join(program)).find(|p| p.is_file())
-}
-
 async fn git(args: &[&str], dir: &Path) -> Result<(), String> {
     let out = tokio::process::Command::new("git")
         .args(args)
@@ -211,7 +204,8 @@ async fn checkout(place: &Place, with: &[(String, String)]) -> Result<String, St
     }
     std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     let repo = place.repo.display().to_string();
-    git(&["clone", "--quiet", "--no-checkout", &repo, "."], &dest).await?;
+    // Objects are shared with the local repository (no copy); the workspace is its own.
+    git(&["clone", "--quiet", "--shared", "--no-checkout", &repo, "."], &dest).await?;
     git(&["-c", "advice.detachedHead=false", "checkout", "--quiet", &target], &dest).await?;
     Ok(format!("checked out {target} of {repo} into {}", dest.display()))
 }

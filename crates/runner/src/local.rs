@@ -195,16 +195,18 @@ pub async fn run(
         }
         t.and_then(|t| t.evaluate(&v).ok())
     };
-    let strategy_of =
-        |j: usize| wf.jobs[j].strategy.as_ref().and_then(|s| eval_with(Some(s), None));
+    // Each job's strategy, evaluated once.
+    let strategies: Vec<Option<Value>> = (0..n)
+        .map(|j| wf.jobs[j].strategy.as_ref().and_then(|s| eval_with(Some(s), None)))
+        .collect();
     let fail_fast: Vec<bool> = (0..n)
-        .map(|j| match strategy_of(j) {
+        .map(|j| match &strategies[j] {
             Some(Value::Object(s)) => s.get("fail-fast").is_none_or(Value::truthy),
             _ => true,
         })
         .collect();
     let max_parallel: Vec<Option<usize>> = (0..n)
-        .map(|j| match strategy_of(j) {
+        .map(|j| match &strategies[j] {
             Some(Value::Object(s)) => s.get("max-parallel").map(|v| v.to_number() as usize),
             _ => None,
         })
@@ -224,26 +226,15 @@ pub async fn run(
     let mut deferred: Vec<bool> = plan.jobs.iter().map(|p| p.deferred_matrix).collect();
     let mut names: Vec<String> = plan.jobs.iter().map(|p| p.display.clone()).collect();
     // -j: the job and what it needs; --matrix: only matching combinations.
-    let mut wanted: Vec<bool> = vec![o.only_job.is_none(); n];
-    if let Some(j) = &o.only_job {
-        let Some(start) = wf.jobs.iter().position(|x| x.id == *j) else {
-            return Err(format!("no job '{j}' in {}", wf.file));
-        };
-        let mut stack = vec![start];
-        while let Some(i) = stack.pop() {
-            if !wanted[i] {
-                wanted[i] = true;
-                for (nid, _) in &wf.jobs[i].needs {
-                    if let Some(x) = wf.jobs.iter().position(|x| x.id == *nid) {
-                        stack.push(x);
-                    }
-                }
-            }
+    let wanted: Vec<bool> = match &o.only_job {
+        None => vec![true; n],
+        Some(j) => {
+            let with =
+                wf.job_with_needs(j).ok_or_else(|| format!("no job '{j}' in {}", wf.file))?;
+            (0..n).map(|i| with.contains(&i)).collect()
         }
-    }
-    let matches_filter = |m: &Object| {
-        o.matrix_filter.iter().all(|(k, v)| m.get(k).is_some_and(|x| x.to_display() == *v))
     };
+    let matches_filter = |m: &Object| plan::matches_filter(m, &o.matrix_filter);
     for (i, m) in matrices.iter().enumerate() {
         if m.as_ref().is_some_and(|m| !matches_filter(m)) {
             sched.status[i] = Status::Skipped;

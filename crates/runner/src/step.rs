@@ -80,10 +80,16 @@ impl Finished {
     }
 }
 
+/// Where `program` is: in `path_prepend` first (`GITHUB_PATH` additions), then on PATH.
+pub fn which(program: &str, path_prepend: &[PathBuf]) -> Option<PathBuf> {
+    let system = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    path_prepend.iter().chain(system.iter()).map(|d| d.join(program)).find(|p| p.is_file())
+}
+
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
+    which(program, &[]).is_some()
 }
 
 /// The command line for a `shell:` (the script file goes where `{0}` is) and the
