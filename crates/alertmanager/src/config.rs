@@ -453,6 +453,17 @@ const EMAIL: &[&str] = &[
     "tls_config",
     "force_implicit_tls",
 ];
+const TLS: &[&str] = &[
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "server_name",
+    "insecure_skip_verify",
+    "min_version",
+    "max_version",
+];
+/// Inline PEM and secret references: accepted, not used.
+const TLS_IGNORED: &[&str] = &["ca", "cert", "key", "ca_ref", "cert_ref", "key_ref"];
 const EMAIL_IGNORED: &[&str] = &["auth_secret_file", "threading"];
 const PAGERDUTY: &[&str] = &[
     "send_resolved",
@@ -548,6 +559,45 @@ impl Reader<'_> {
     fn opt_text(&mut self, o: &Obj<'_>, name: &str) -> Option<String> {
         let n = o.opt(name)?;
         self.text(n, &o.path_of(name))
+    }
+
+    /// Checks a `tls_config` block: key names, types, versions.
+    fn check_tls(&mut self, node: &Node, path: &str) {
+        let Some(t) = self.obj(node, path, TLS, TLS_IGNORED) else { return };
+        for k in ["ca_file", "cert_file", "key_file", "server_name"] {
+            let _ = self.opt_text(&t, k);
+        }
+        let _ = self.opt_bool(&t, "insecure_skip_verify");
+        for k in ["min_version", "max_version"] {
+            if let Some(n) = t.opt(k)
+                && let Some(v) = self.text(n, &t.path_of(k))
+                && !matches!(v.as_str(), "TLS10" | "TLS11" | "TLS12" | "TLS13")
+            {
+                let m = format!("unknown TLS version {v:?} (TLS10, TLS11, TLS12 or TLS13)");
+                self.err(n.pos, t.path_of(k), m);
+            }
+        }
+        if t.opt("cert_file").is_some() != t.opt("key_file").is_some() {
+            self.err(node.pos, path, "cert_file and key_file must be given together");
+        }
+    }
+
+    /// A `tls_config` block, checked and kept as written.
+    fn tls_config(&mut self, o: &Obj<'_>, name: &str) -> Option<serde_json::Value> {
+        let node = o.opt(name)?;
+        self.check_tls(node, &o.path_of(name));
+        Some(node.to_json())
+    }
+
+    /// An `http_config` block: its `tls_config` checked, the rest kept as written.
+    fn http_config(&mut self, o: &Obj<'_>) -> Option<serde_json::Value> {
+        let node = o.opt("http_config")?;
+        if let Value::Map(entries) = &node.value
+            && let Some((_, t)) = entries.iter().find(|(k, _)| k.key_text() == "tls_config")
+        {
+            self.check_tls(t, &field(&o.path_of("http_config"), "tls_config"));
+        }
+        Some(node.to_json())
     }
 
     fn opt_bool(&mut self, o: &Obj<'_>, name: &str) -> Option<bool> {
@@ -688,7 +738,7 @@ impl Reader<'_> {
         if let Some(d) = self.duration(&o, "resolve_timeout") {
             g.resolve_timeout_ms = d;
         }
-        g.http_config = o.opt("http_config").map(Node::to_json);
+        g.http_config = self.http_config(&o);
         let set = |r: &mut Self, name: &str, slot: &mut String| {
             if let Some(v) = r.opt_text(&o, name) {
                 *slot = v;
@@ -712,7 +762,7 @@ impl Reader<'_> {
         if let Some(b) = self.opt_bool(&o, "smtp_require_tls") {
             g.smtp_require_tls = b;
         }
-        g.smtp_tls_config = o.opt("smtp_tls_config").map(Node::to_json);
+        g.smtp_tls_config = self.tls_config(&o, "smtp_tls_config");
         g.smtp_force_implicit_tls = self.opt_bool(&o, "smtp_force_implicit_tls");
         g.slack_api_url = self.url(&o, "slack_api_url");
         g.slack_api_url_file = self.opt_text(&o, "slack_api_url_file");
@@ -942,7 +992,7 @@ impl Reader<'_> {
             url_file,
             max_alerts,
             timeout_ms: self.duration(o, "timeout"),
-            http_config: o.opt("http_config").map(Node::to_json),
+            http_config: self.http_config(o),
         }
     }
 
@@ -962,7 +1012,7 @@ impl Reader<'_> {
             icon_emoji: self.opt_text(o, "icon_emoji"),
             icon_url: self.opt_text(o, "icon_url"),
             link_names: self.opt_bool(o, "link_names").unwrap_or(false),
-            http_config: o.opt("http_config").map(Node::to_json),
+            http_config: self.http_config(o),
         };
         if c.api_url.is_some() && c.api_url_file.is_some() {
             self.err(
@@ -1042,10 +1092,7 @@ impl Reader<'_> {
             auth_identity: or(self.opt_text(o, "auth_identity"), &g.smtp_auth_identity),
             auth_secret: or(self.opt_text(o, "auth_secret"), &g.smtp_auth_secret),
             require_tls: self.opt_bool(o, "require_tls").unwrap_or(g.smtp_require_tls),
-            tls_config: o
-                .opt("tls_config")
-                .map(Node::to_json)
-                .or_else(|| g.smtp_tls_config.clone()),
+            tls_config: self.tls_config(o, "tls_config").or_else(|| g.smtp_tls_config.clone()),
             force_implicit_tls: self
                 .opt_bool(o, "force_implicit_tls")
                 .or(g.smtp_force_implicit_tls),
@@ -1112,7 +1159,7 @@ impl Reader<'_> {
             group: self.opt_text(o, "group"),
             details,
             timeout_ms: self.duration(o, "timeout"),
-            http_config: o.opt("http_config").map(Node::to_json),
+            http_config: self.http_config(o),
         }
     }
 

@@ -499,3 +499,46 @@ fn a_job_in_a_container_says_what_it_needs() {
     assert!(out.contains("[boxed] ! the job's `container:` needs"), "the reason is shown: {out}");
     assert!(!out.contains("inside"), "nothing ran on the host instead: {out}");
 }
+
+#[test]
+fn bad_run_inputs_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::create_dir_all(dir.path().join("act")).unwrap();
+    std::fs::write(
+        wf.join("w.yml"),
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: actions/checkout@v4\n      - uses: ./act\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("act/action.yml"), "name: broken\nruns:\n  usin: composite\n")
+        .unwrap();
+    std::fs::write(dir.path().join("secrets.env"), "# comment\nGOOD=1\nnot a pair\n").unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "w"]);
+    for (args, want) in [
+        (vec!["run", "--input", "novalue"], "error: --input \"novalue\": expected NAME=VALUE"),
+        (vec!["run", "--matrix", "os=linux"], "error: --matrix \"os=linux\": expected NAME:VALUE"),
+        (vec!["run", "--secret", "TOKEN"], "error: --secret \"TOKEN\": expected NAME=VALUE"),
+        (vec!["run", "--secret-file", "secrets.env"], "secrets.env:3: expected NAME=VALUE"),
+        (vec!["run", "-W", "missing.yml"], "error: missing.yml: No such file or directory"),
+    ] {
+        let (code, _, err) = run_in(dir.path(), &args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let (code, out, _) = run_in(dir.path(), &["run", "-j", "nope", "--dry-run"]);
+    assert_eq!((code, out.trim()), (0, ".github/workflows/w.yml: has no job 'nope'"));
+    // A local action whose action.yml is malformed: every problem with its place.
+    let (code, out, _) = run_in(dir.path(), &["run"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("[a] ! ./act/action.yml (Line: 3, Col: 3): Unexpected value 'usin'"),
+        "{out}"
+    );
+    assert!(
+        out.contains("./act/action.yml (Line: 3, Col: 3): Required property is missing: using"),
+        "{out}"
+    );
+}

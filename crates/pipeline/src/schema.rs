@@ -767,8 +767,22 @@ static ACTION_OUTPUT_MAP: Mapping =
 static ACTION_OUTPUTS: Mapping =
     Mapping { props: &[], loose: Some((&NON_EMPTY, &Ty::Map(&ACTION_OUTPUT_MAP))) };
 static ACTION_RUNS: Mapping = Mapping {
-    props: &[req("using", &NON_EMPTY), p("steps", &STEPS)],
-    loose: Some((&NON_EMPTY, &ANY)),
+    props: &[
+        req("using", &NON_EMPTY),
+        p("steps", &STEPS),
+        p("main", &STRING),
+        p("pre", &STRING),
+        p("post", &STRING),
+        p("pre-if", &STRING),
+        p("post-if", &STRING),
+        p("image", &STRING),
+        p("args", &ANY),
+        p("entrypoint", &STRING),
+        p("pre-entrypoint", &STRING),
+        p("post-entrypoint", &STRING),
+        p("env", &ANY),
+    ],
+    loose: None,
 };
 static ACTION_ROOT: Mapping = Mapping {
     props: &[

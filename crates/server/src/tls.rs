@@ -28,8 +28,9 @@ pub(crate) struct TlsOptions {
     pub key_file: Option<String>,
     pub server_name: Option<String>,
     pub insecure_skip_verify: bool,
-    /// `TLS12` or `TLS13`.
+    /// `TLS10` … `TLS13` (rustls speaks TLS 1.2 and 1.3).
     pub min_version: Option<String>,
+    pub max_version: Option<String>,
 }
 
 impl TlsOptions {
@@ -48,6 +49,7 @@ impl TlsOptions {
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(false),
             min_version: text("min_version"),
+            max_version: text("max_version"),
         }
     }
 
@@ -81,11 +83,15 @@ fn system_roots() -> Arc<RootCertStore> {
 }
 
 fn config(o: &TlsOptions) -> Result<ClientConfig, String> {
-    let versions: &[&rustls::SupportedProtocolVersion] = match o.min_version.as_deref() {
-        None | Some("" | "TLS10" | "TLS11" | "TLS12") => rustls::DEFAULT_VERSIONS,
-        Some("TLS13") => &[&rustls::version::TLS13],
-        Some(v) => return Err(format!("unknown TLS version {v:?} (TLS12 or TLS13)")),
-    };
+    let versions: &[&rustls::SupportedProtocolVersion] =
+        match (o.min_version.as_deref(), o.max_version.as_deref()) {
+            (Some("TLS13"), Some("TLS10" | "TLS11" | "TLS12")) => {
+                return Err("min_version is above max_version".into());
+            }
+            (Some("TLS13"), _) => &[&rustls::version::TLS13],
+            (_, Some("TLS10" | "TLS11" | "TLS12")) => &[&rustls::version::TLS12],
+            _ => rustls::DEFAULT_VERSIONS,
+        };
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| e.to_string())?;

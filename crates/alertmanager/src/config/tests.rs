@@ -421,3 +421,33 @@ receivers: [{name: a}]
         r#"{"a b"!~"x",env="prod",service.name="checkout"}"#
     );
 }
+
+#[test]
+fn tls_configs_are_checked() {
+    let e = errs(
+        r#"route: {receiver: a}
+global:
+  smtp_tls_config: {ca_fil: /x}
+receivers:
+  - name: a
+    email_configs:
+      - to: a@b.c
+        from: x@y.z
+        smarthost: 'h:25'
+        tls_config: {min_version: TLS9, cert_file: /c}
+    webhook_configs:
+      - url: 'https://h/x'
+        http_config:
+          tls_config: {insecure_skip_verify: maybe}
+"#,
+    );
+    for want in [
+        "am.yml:3:21: global.smtp_tls_config.ca_fil: unknown field \"ca_fil\" (did you mean \"ca_file\"?)",
+        "am.yml:10:21: receivers[0].email_configs[0].tls_config: cert_file and key_file must be given together",
+        "am.yml:10:35: receivers[0].email_configs[0].tls_config.min_version: unknown TLS version \"TLS9\" (TLS10, TLS11, TLS12 or TLS13)",
+        "am.yml:14:46: receivers[0].webhook_configs[0].http_config.tls_config.insecure_skip_verify: expected a boolean (true or false), found a string",
+    ] {
+        has(&e, want);
+    }
+    assert_eq!(e.len(), 4, "{e:#?}");
+}
