@@ -481,29 +481,6 @@ static ON_MAP: Mapping = Mapping {
 static ON_AS_MAP: Ty = Ty::Map(&ON_MAP);
 static ON: Ty = Ty::OneOf(&[&EVENT_NAME, &EVENT_NAMES, &ON_AS_MAP]);
 
-/// Permission scopes and the levels each takes.
-pub const PERMISSION_SCOPES: &[(&str, &[&str])] = &[
-    ("actions", ANY_LEVEL),
-    ("artifact-metadata", ANY_LEVEL),
-    ("attestations", ANY_LEVEL),
-    ("checks", ANY_LEVEL),
-    ("code-quality", ANY_LEVEL),
-    ("contents", ANY_LEVEL),
-    ("copilot-requests", &["write", "none"]),
-    ("deployments", ANY_LEVEL),
-    ("discussions", ANY_LEVEL),
-    ("drives", ANY_LEVEL),
-    ("id-token", &["write", "none"]),
-    ("issues", ANY_LEVEL),
-    ("models", &["read", "none"]),
-    ("packages", ANY_LEVEL),
-    ("pages", ANY_LEVEL),
-    ("pull-requests", ANY_LEVEL),
-    ("repository-projects", ANY_LEVEL),
-    ("security-events", ANY_LEVEL),
-    ("statuses", ANY_LEVEL),
-    ("vulnerability-alerts", &["read", "none"]),
-];
 const ANY_LEVEL: &[&str] = &["read", "write", "none"];
 static LEVEL_ANY: Ty = Ty::Values(ANY_LEVEL);
 static LEVEL_WRITE: Ty = Ty::Values(&["write", "none"]);

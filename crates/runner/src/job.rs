@@ -13,7 +13,7 @@ use andon_expr::{Host, Object, Value};
 use andon_pipeline::pattern::glob_regex;
 use andon_pipeline::schedule::{Status, StepResult};
 use andon_pipeline::workflow::{Job, Step, Workflow};
-use andon_pipeline::{Kind, Token};
+use andon_pipeline::Token;
 
 use crate::mask::Masker;
 use crate::step::{self, Event, Script, which};
@@ -839,13 +839,4 @@ fn record(steps: &mut Object, s: &Step, r: StepResult, outputs: &[(String, Strin
     o.insert("outcome", Value::from(r.outcome.as_str()));
     o.insert("conclusion", Value::from(r.conclusion.as_str()));
     steps.insert(s.id.clone(), Value::from(o));
-}
-
-/// Whether a token is a literal `true` (for `fail-fast` and `continue-on-error` when
-/// they need no contexts).
-pub fn literal_bool(t: Option<&Token>) -> Option<bool> {
-    match t.map(|t| &t.kind) {
-        Some(Kind::Bool(b)) => Some(*b),
-        _ => None,
-    }
 }
