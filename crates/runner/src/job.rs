@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use andon_expr::{Host, Object, Value};
+use andon_pipeline::Token;
 use andon_pipeline::pattern::glob_regex;
 use andon_pipeline::schedule::{Status, StepResult};
 use andon_pipeline::workflow::{Job, Step, Workflow};
-use andon_pipeline::Token;
 
 use crate::mask::Masker;
 use crate::step::{self, Event, Script, which};
