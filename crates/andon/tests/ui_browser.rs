@@ -168,10 +168,12 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
             "/ui/analysistemplates",
             "/ui/clusteranalysistemplates",
             "/ui/errorbudgetpolicies",
+            "/ui/repositories",
             "/ui/metrics",
             "/ui/alerts",
             "/ui/slos",
             "/ui/rollouts",
+            "/ui/pipelines",
             "/ui/events"
         ]
     );
@@ -180,6 +182,8 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
     for (href, title) in [
         ("/ui/services", "Services"),
         ("/ui/environments", "Environments"),
+        ("/ui/repositories", "Repositories"),
+        ("/ui/pipelines", "Pipelines"),
         ("/ui/events", "Events"),
     ] {
         d.goto(&format!("{}{href}", a.url)).await;
@@ -282,5 +286,95 @@ async fn the_overview_shows_applied_resources_live_without_a_reload() {
     assert_eq!(silences[0]["status"]["state"], "expired", "{silences}");
     let shot = d.call(Method::GET, &format!("/session/{}/screenshot", d.session), None).await;
     assert!(shot.as_str().is_some_and(|s| s.len() > 1000), "a screenshot was taken");
+    d.call(Method::DELETE, &format!("/session/{}", d.session), None).await;
+}
+
+#[tokio::test]
+async fn the_pipelines_page_follows_a_run_live() {
+    let Some(d) = Driver::start().await else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin");
+    let gate = tmp.path().join("gate");
+    std::fs::create_dir_all(origin.join(".github/workflows")).unwrap();
+    std::fs::write(
+        origin.join(".github/workflows/ci.yml"),
+        "name: CI\non: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          echo compiling\n          while [ ! -f \"${{ vars.GATE }}\" ]; do sleep 0.1; done\n          echo compiled\n  test:\n    needs: build\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo '## All green' >> \"$GITHUB_STEP_SUMMARY\"\n",
+    )
+    .unwrap();
+    let git = |script: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&origin)
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    };
+    git("git init -q -b main . && git add -A && git commit -q -m 'Gated build'");
+    let a = Andon::start(&tmp.path().join("data"));
+    let repo = format!(
+        "apiVersion: andon.dev/v1\nkind: Repository\nmetadata: {{name: app}}\nspec:\n  url: {}\n  pollInterval: 0s\n  vars: {{GATE: {}}}\n",
+        origin.display(),
+        gate.display()
+    );
+    let (s, v) = request(&a.client(), Method::POST, "/api/v1/apply", Some(repo.into_bytes())).await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while request(&a.client(), Method::GET, "/api/v1/runs/1", None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "no run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The run page follows the log live and shows the graph: test waits on build.
+    d.goto(&format!("{}/ui/pipelines/1", a.url)).await;
+    d.wait_for(
+        "return document.getElementById('run-logs').textContent.indexOf('[build]   compiling') >= 0",
+        "the live log to show the first line",
+    )
+    .await;
+    let test_node =
+        d.script("return document.querySelector('.node[data-job=test]').innerText").await;
+    assert!(test_node.as_str().unwrap().contains("needs build"), "{test_node}");
+    assert!(test_node.as_str().unwrap().contains("waiting"), "{test_node}");
+    assert_eq!(
+        d.script("return document.querySelector('button[data-run-action=rerun]').disabled").await,
+        true
+    );
+    // The build goes on: the log, graph and summary follow without a reload.
+    std::fs::write(&gate, "").unwrap();
+    d.wait_for(
+        "return document.querySelector('.summary h2') && document.querySelector('.summary h2').textContent === 'All green'",
+        "the test job's summary rendered",
+    )
+    .await;
+    d.wait_for(
+        "return document.querySelector('.node[data-job=test] .badge.ok') !== null && document.querySelector('button[data-run-action=rerun]').disabled === false",
+        "the graph and buttons to show the finished run",
+    )
+    .await;
+    d.wait_for(
+        "return document.getElementById('run-logs').textContent.indexOf('[build]   compiled') >= 0",
+        "the rest of the log",
+    )
+    .await;
+    // Re-run: the new run's page opens.
+    d.script("document.querySelector('button[data-run-action=rerun]').click(); return true").await;
+    d.wait_for("return location.pathname === '/ui/pipelines/2'", "the new run's page").await;
+    d.goto(&format!("{}/ui/pipelines", a.url)).await;
+    let rows = d.wait_for(
+        "var r = document.querySelectorAll('#runs tbody tr'); return r.length === 2 ? document.getElementById('runs').innerText : null",
+        "both runs listed",
+    )
+    .await;
+    let rows = rows.as_str().unwrap();
+    assert!(
+        rows.contains("default/app #2") && rows.contains("Gated build") && rows.contains("Ada"),
+        "{rows}"
+    );
     d.call(Method::DELETE, &format!("/session/{}", d.session), None).await;
 }

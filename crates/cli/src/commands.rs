@@ -132,6 +132,9 @@ pub async fn run(cli: Cli) -> u8 {
             })
             .await
         }
+        Command::Runs { what } => {
+            with_client(&cli.server, |c| async move { crate::runs::run(&c, what).await }).await
+        }
         Command::Rollout { what } => {
             with_client(&cli.server, |c| async move {
                 crate::rollout::run(&c, &cli.namespace, what).await
@@ -172,6 +175,7 @@ pub fn load(
     };
     let mut diags = andon_rules::file::check_manifests(&ms, &source_of);
     diags.extend(andon_slo::check_manifests(&ms));
+    diags.extend(andon_pipeline::check_manifests(&ms));
     diags.extend(andon_alertmanager::check_manifests(&ms, &andon_alertmanager::system_zones()));
     // Analysis templates the files do not define: `lint` has nowhere else to look;
     // `apply` leaves them to the server, which knows what is stored.
@@ -326,6 +330,7 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
         "PrometheusServiceLevel" => &["SERVICE", "SLOS"],
         "AnalysisTemplate" | "ClusterAnalysisTemplate" => &["METRICS"],
         "ErrorBudgetPolicy" => &["SLO", "FREEZE-BELOW", "SERVICES"],
+        "Repository" => &["URL", "BRANCHES", "POLL"],
         _ => &[],
     };
     header.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -398,6 +403,17 @@ fn print_table(k: &KindInfo, items: &[Value], with_ns: bool) {
                     .filter_map(|m| m["name"].as_str())
                     .collect();
                 r.push(names.join(","));
+            }
+            "Repository" => {
+                r.push(spec["url"].as_str().unwrap_or("").to_owned());
+                let branches: Vec<&str> = spec["branches"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                r.push(if branches.is_empty() { "(all)".into() } else { branches.join(",") });
+                r.push(spec["pollInterval"].as_str().unwrap_or("").to_owned());
             }
             "Environment" => {
                 r.push(if spec["requiresApproval"].as_bool() == Some(true) {

@@ -5,6 +5,7 @@ pub mod client;
 mod commands;
 pub mod output;
 mod rollout;
+mod runs;
 mod workflow;
 
 use std::path::PathBuf;
@@ -138,6 +139,12 @@ pub enum Command {
     Rollout {
         #[command(subcommand)]
         what: RolloutCommand,
+    },
+    /// Workflow runs on the server (from watched `Repository` resources): list them,
+    /// show one, read or follow its logs, cancel or run it again.
+    Runs {
+        #[command(subcommand)]
+        what: RunsCommand,
     },
     /// Print the client's version and, when reachable, the server's.
     Version,
@@ -405,6 +412,39 @@ pub enum RolloutCommand {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// The newest runs, newest first.
+    List {
+        /// Only this repository's runs.
+        #[arg(long)]
+        repository: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// One run: commit, jobs and steps with their results, artifacts, step summaries.
+    Show {
+        id: u64,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// A run's log; with -f, follow it until the run ends (exit 1 unless it succeeded).
+    Logs {
+        id: u64,
+        #[arg(short, long)]
+        follow: bool,
+        /// Only this job (its name or its workflow job id).
+        #[arg(long)]
+        job: Option<String>,
+    },
+    /// Cancel a queued or running run (its steps' processes are stopped).
+    Cancel { id: u64 },
+    /// Run a finished run again: the same commit and workflow, the next attempt.
+    Rerun { id: u64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -383,6 +383,10 @@ async fn execute(
             parallel: std::thread::available_parallelism().map_or(2, |n| n.get()),
             work_dir: std::env::temp_dir().join("andon-runs"),
             store: cache_dir(),
+            run_id: String::new(),
+            run_number: 1,
+            run_attempt: 1,
+            keep_artifacts: false,
         };
         output::line(&format!(
             "▶ {} ({file}) on {} at {}",
@@ -393,8 +397,9 @@ async fn execute(
         let mut names: Vec<String> = Vec::new();
         let mut summary: Vec<(String, Status, std::time::Duration)> = Vec::new();
         let mut depth: Vec<usize> = Vec::new();
+        let mut summaries: Vec<(String, String)> = Vec::new();
         let mut on_event = |e: RunEvent| match e {
-            RunEvent::JobStart { key, name } => {
+            RunEvent::JobStart { key, name, .. } => {
                 if names.len() <= key {
                     names.resize(key + 1, String::new());
                     depth.resize(key + 1, 0);
@@ -444,6 +449,7 @@ async fn execute(
                         output::line(&format!("[{name}]   {level}{place}: {message}"));
                     }
                     JobEvent::Line(Line::Debug(_)) => {}
+                    JobEvent::Summary(text) => summaries.push((name, text)),
                     JobEvent::Line(Line::Note(n)) | JobEvent::Problem(n) => {
                         output::line(&format!("[{name}] ! {n}"))
                     }
@@ -457,7 +463,7 @@ async fn execute(
                 ));
                 summary.push((name, status, elapsed));
             }
-            RunEvent::JobSkipped { name } => {
+            RunEvent::JobSkipped { name, .. } => {
                 summary.push((name, Status::Skipped, std::time::Duration::ZERO))
             }
         };
@@ -473,6 +479,10 @@ async fn execute(
                 }
                 output::line("");
                 output::table(&rows);
+                for (job, text) in &summaries {
+                    output::line(&format!("\n── step summary: {job} ──"));
+                    output::line(text.trim_end());
+                }
                 output::line(&format!(
                     "{}: {}",
                     wf.name.as_deref().unwrap_or(file),

@@ -32,6 +32,8 @@ pub enum JobEvent {
     },
     /// A problem of the runner itself (an expression that failed, a missing tool).
     Problem(String),
+    /// What a step wrote to `GITHUB_STEP_SUMMARY` (Markdown, masked).
+    Summary(String),
 }
 
 /// Where a job runs and what it starts from.
@@ -387,6 +389,9 @@ impl Session<'_> {
                 .await;
                 match done {
                     Ok(f) => {
+                        if let Some(summary) = &f.summary {
+                            (self.events)(JobEvent::Summary(summary.clone()));
+                        }
                         outputs = f.outputs.clone();
                         self.env.extend(f.env.iter().cloned());
                         for p in f.paths.iter().rev() {

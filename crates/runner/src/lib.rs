@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod files;
+pub mod git;
 pub mod job;
 pub mod local;
 pub mod mask;

@@ -38,15 +38,40 @@ pub struct Options {
     pub work_dir: PathBuf,
     /// Where artifacts and caches are kept (content-addressed).
     pub store: PathBuf,
+    /// The run's id (its workspaces' and artifacts' directory names); made up when
+    /// empty.
+    pub run_id: String,
+    /// `github.run_number` and `github.run_attempt` (1 when 0).
+    pub run_number: u64,
+    pub run_attempt: u32,
+    /// Keep the run's artifacts after it ends (a server keeps them with the run; a
+    /// local run drops them).
+    pub keep_artifacts: bool,
 }
 
 /// What a run reports as it goes.
 #[derive(Clone, Debug)]
 pub enum RunEvent {
-    JobStart { key: usize, name: String },
-    Job { key: usize, event: JobEvent },
-    JobEnd { key: usize, name: String, status: Status, elapsed: Duration },
-    JobSkipped { name: String },
+    /// A job (one matrix combination of workflow job `job`) starts.
+    JobStart {
+        key: usize,
+        job: String,
+        name: String,
+    },
+    Job {
+        key: usize,
+        event: JobEvent,
+    },
+    JobEnd {
+        key: usize,
+        name: String,
+        status: Status,
+        elapsed: Duration,
+    },
+    JobSkipped {
+        job: String,
+        name: String,
+    },
 }
 
 enum Msg {
@@ -131,12 +156,17 @@ pub fn github_context(wf: &Workflow, o: &Options, event_path: &std::path::Path) 
     put(&mut g, "repository_owner", o.repository.split('/').next().unwrap_or(""));
     put(&mut g, "actor", &o.actor);
     put(&mut g, "triggering_actor", &o.actor);
-    let run_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    put(&mut g, "run_id", &run_id.to_string());
-    put(&mut g, "run_number", "1");
-    put(&mut g, "run_attempt", "1");
+    let run_id = if o.run_id.is_empty() {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string()
+    } else {
+        o.run_id.clone()
+    };
+    put(&mut g, "run_id", &run_id);
+    put(&mut g, "run_number", &o.run_number.max(1).to_string());
+    put(&mut g, "run_attempt", &o.run_attempt.max(1).to_string());
     put(&mut g, "workflow", wf.name.as_deref().unwrap_or(&wf.file));
     put(&mut g, "server_url", "https://github.com");
     put(&mut g, "api_url", "https://api.github.com");
@@ -167,13 +197,17 @@ pub async fn run(
     mut cancel: tokio::sync::watch::Receiver<bool>,
     on_event: &mut (dyn FnMut(RunEvent) + Send),
 ) -> Result<Status, String> {
-    let run_id = format!(
-        "{}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis()),
-        std::process::id()
-    );
+    let run_id = if o.run_id.is_empty() {
+        format!(
+            "{}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            std::process::id()
+        )
+    } else {
+        o.run_id.clone()
+    };
     let run_dir = o.work_dir.join(format!("run-{run_id}"));
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     let event_path = run_dir.join("event.json");
@@ -354,7 +388,11 @@ pub async fn run(
             let wf2 = wf.clone();
             let tx2 = tx.clone();
             let mut m = masker.clone();
-            on_event(RunEvent::JobStart { key: i, name: names[i].clone() });
+            on_event(RunEvent::JobStart {
+                key: i,
+                job: wf.jobs[job_i].id.clone(),
+                name: names[i].clone(),
+            });
             // timeout-minutes (default 360) stops the job.
             let limit = eval_with(wf.jobs[job_i].timeout_minutes.as_ref(), matrices[i].as_ref())
                 .map(|v| v.to_number())
@@ -429,14 +467,19 @@ pub async fn run(
     }
     for (i, st) in sched.status.iter().enumerate() {
         if *st == Status::Skipped && wanted[sched.owner(i)] && i < names.len() {
-            on_event(RunEvent::JobSkipped { name: names[i].clone() });
+            on_event(RunEvent::JobSkipped {
+                job: wf.jobs[sched.owner(i)].id.clone(),
+                name: names[i].clone(),
+            });
         }
     }
     for t in timers {
         t.abort();
     }
     let _ = std::fs::remove_dir_all(&run_dir);
-    // A run's artifacts go with it (their blobs stay, shared with caches).
-    let _ = std::fs::remove_dir_all(o.store.join("artifacts").join(&run_id));
+    // A local run's artifacts go with it (their blobs stay, shared with caches).
+    if !o.keep_artifacts {
+        let _ = std::fs::remove_dir_all(o.store.join("artifacts").join(&run_id));
+    }
     Ok(sched.conclusion())
 }

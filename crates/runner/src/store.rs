@@ -139,7 +139,8 @@ impl Store {
         Store { root: root.into() }
     }
 
-    fn blob(&self, digest: &str) -> PathBuf {
+    /// Where the file with this digest is kept.
+    pub fn blob(&self, digest: &str) -> PathBuf {
         self.root.join("blobs").join(&digest[..2]).join(digest)
     }
 

@@ -65,6 +65,20 @@ pub(crate) fn routes() -> Router<AppState> {
             post(crate::rollout_api::command),
         )
         .route("/api/v1/namespaces/{ns}/{plural}/{name}/logs", get(crate::logs::logs))
+        .route("/api/v1/runs", get(crate::pipelines_api::list))
+        .route("/api/v1/runs/{id}", get(crate::pipelines_api::one))
+        .route("/api/v1/runs/{id}/logs", get(crate::pipelines_api::logs))
+        .route("/api/v1/runs/{id}/cancel", post(crate::pipelines_api::cancel))
+        .route("/api/v1/runs/{id}/rerun", post(crate::pipelines_api::rerun))
+        .route(
+            "/api/v1/runs/{id}/artifacts/{name}/{*path}",
+            get(crate::pipelines_api::artifact_file),
+        )
+        .route("/api/v1/{plural}/{name}/hooks/push", post(crate::pipelines_api::push_hook))
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}/{name}/hooks/push",
+            post(crate::pipelines_api::push_hook),
+        )
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
@@ -347,6 +361,7 @@ pub(crate) fn parse_checked(
     let text = String::from_utf8_lossy(bytes).into_owned();
     let mut diags = andon_rules::file::check_manifests(&manifests, &|_| Some(text.clone()));
     diags.extend(andon_slo::check_manifests(&manifests));
+    diags.extend(andon_pipeline::check_manifests(&manifests));
     diags.extend(andon_alertmanager::check_manifests(
         &manifests,
         &andon_alertmanager::system_zones(),

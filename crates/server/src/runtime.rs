@@ -23,6 +23,7 @@ pub(crate) struct Runtime {
     pub(crate) supervisor: Arc<Supervisor>,
     pub(crate) rollouts: Arc<crate::rollouts::Rollouts>,
     autoscalers: crate::autoscaler::Autoscalers,
+    pub(crate) pipelines: Arc<crate::pipelines::Pipelines>,
     /// Why a service has no address, when its port could not be served.
     route_errors: Arc<std::sync::Mutex<std::collections::HashMap<ObjectRef, String>>>,
 }
@@ -69,6 +70,8 @@ impl Runtime {
         autoscaler_interval: Duration,
     ) -> Runtime {
         let router = Router::new();
+        let pipelines =
+            crate::pipelines::Pipelines::start(store.clone(), data_dir, reaper.as_deref()).await;
         let (tx, rx) = mpsc::unbounded_channel();
         let mut path_prepend = Vec::new();
         if let Some(dir) =
@@ -108,6 +111,7 @@ impl Runtime {
             supervisor,
             rollouts,
             autoscalers,
+            pipelines,
             route_errors: Arc::default(),
         };
         tokio::spawn(record(store.clone(), rt.clone(), rx));
@@ -124,6 +128,7 @@ impl Runtime {
             "PrometheusServiceLevel",
             "ScrapeConfig",
             "Service",
+            "Repository",
         ] {
             self.sync_kind(store, kind).await;
         }
@@ -155,18 +160,9 @@ impl Runtime {
     /// Scrapes the targets of one stored ScrapeConfig (or stops, when `o` is gone).
     fn scrape(&self, key: &ObjectRef, o: Option<&StoredObject>) {
         let pool = format!("scrapeconfig/{}/{}", key.namespace, key.name);
-        let spec = o.and_then(|o| {
-            let doc = o.to_document(andon_spec::API_VERSION);
-            match andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None) {
-                Ok(ms) => match ms.into_iter().next().map(|m| m.spec) {
-                    Some(Spec::ScrapeConfig(s)) => Some(*s),
-                    _ => None,
-                },
-                Err(d) => {
-                    tracing::error!(scrape_config = %key, problems = ?d, "stored scrape config does not read back");
-                    None
-                }
-            }
+        let spec = o.and_then(|o| match stored_spec(o) {
+            Some(Spec::ScrapeConfig(s)) => Some(*s),
+            _ => None,
         });
         if let Err(e) = self.metrics.set_scrape_config(&pool, &key.name, spec.as_ref()) {
             tracing::error!(scrape_config = %key, error = %e, "scrape config not applied");
@@ -252,17 +248,12 @@ impl Runtime {
             self.alertmanager(&key, Some(o));
             return;
         }
-        let doc = o.to_document(andon_spec::API_VERSION);
-        let spec = match andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None) {
-            Ok(ms) => match ms.into_iter().next().map(|m| m.spec) {
-                Some(Spec::Service(s)) => *s,
-                _ => return,
-            },
-            Err(d) => {
-                tracing::error!(service = %key, problems = ?d, "stored service does not read back");
-                return;
-            }
-        };
+        if key.kind == "Repository" {
+            self.pipelines.watch(&key, crate::pipelines::repository_spec(o));
+            return;
+        }
+        let Some(Spec::Service(spec)) = stored_spec(o) else { return };
+        let spec = *spec;
         let port = spec.ports.first().map_or(0, |p| p.port);
         let listened = self.router.listen(&key, port).await;
         if let Ok(mut errors) = self.route_errors.lock() {
@@ -323,11 +314,25 @@ impl Runtime {
     }
 
     pub(crate) async fn shutdown(&self) {
+        self.pipelines.shutdown().await;
         let keys = self.supervisor.services();
         self.rollouts.shutdown().await;
         self.supervisor.shutdown().await;
         for key in keys {
             self.router.remove(&key);
+        }
+    }
+}
+
+/// A stored resource's typed spec (checked when it was applied; a failure to read it
+/// back is logged).
+pub(crate) fn stored_spec(o: &StoredObject) -> Option<Spec> {
+    let doc = o.to_document(andon_spec::API_VERSION);
+    match andon_spec::parse_manifests("stored", doc.to_string().as_bytes(), None) {
+        Ok(ms) => ms.into_iter().next().map(|m| m.spec),
+        Err(d) => {
+            tracing::error!(resource = %o.object_ref(), problems = ?d, "stored resource does not read back");
+            None
         }
     }
 }
@@ -363,6 +368,7 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
                     | "PrometheusRule"
                     | "PrometheusServiceLevel"
                     | "AlertmanagerConfig"
+                    | "Repository"
             ) {
                 continue;
             }
@@ -374,6 +380,7 @@ async fn follow(store: Store, rt: Runtime, mut after: u64) {
                 Ok(None) if kind == "PrometheusRule" => rt.rules(&key, None),
                 Ok(None) if kind == "PrometheusServiceLevel" => rt.slos(&key, None),
                 Ok(None) if kind == "AlertmanagerConfig" => rt.alertmanager(&key, None),
+                Ok(None) if kind == "Repository" => rt.pipelines.watch(&key, None),
                 Ok(None) => rt.stop(&key).await,
                 Err(err) => {
                     tracing::warn!(error = %err, service = %key, "runtime: cannot read service")

@@ -26,6 +26,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/slos", get(crate::ui_slos::page))
         .route("/ui/rollouts", get(crate::ui_rollouts::list))
         .route("/ui/rollouts/{ns}/{name}", get(crate::ui_rollouts::detail))
+        .route("/ui/pipelines", get(crate::ui_pipelines::list))
+        .route("/ui/pipelines/{id}", get(crate::ui_pipelines::detail))
         .route(
             "/ui/app.js",
             get(|| async {
@@ -83,6 +85,7 @@ pub(crate) fn layout(title: &str, active: &str, body: &str) -> Html<String> {
     item("/ui/alerts", "Alerts", "alerts");
     item("/ui/slos", "SLOs", "slos");
     item("/ui/rollouts", "Rollouts", "rollouts");
+    item("/ui/pipelines", "Pipelines", "pipelines");
     item("/ui/events", "Events", "events");
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -171,8 +174,10 @@ async fn overview(State(s): State<AppState>) -> Result<Html<String>, UiError> {
         let n = counts.iter().find(|(kind, _)| kind == k.kind).map_or(0, |(_, n)| *n);
         let _ = write!(
             cards,
-            "<a class=\"card\" href=\"/ui/{}\"><div class=\"n\" data-count=\"{}\">{n}</div><div class=\"label\">{}s</div></a>",
-            k.plural, k.kind, k.kind
+            "<a class=\"card\" href=\"/ui/{}\"><div class=\"n\" data-count=\"{}\">{n}</div><div class=\"label\">{}</div></a>",
+            k.plural,
+            k.kind,
+            kind_title(k)
         );
         all.extend(s.store.list(k.kind, None, None, 50).await?);
     }
@@ -240,7 +245,7 @@ async fn kind_page(
     } else {
         resource_table(&objects, s.clock.now(), false)
     };
-    let body = format!("<h1>{}s</h1>{table}", kind.kind);
+    let body = format!("<h1>{}</h1>{table}", kind_title(kind));
     Ok(layout(&kind_title(kind), kind.plural, &body))
 }
 

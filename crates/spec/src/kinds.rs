@@ -79,6 +79,14 @@ pub const ERROR_BUDGET_POLICY: KindInfo = KindInfo {
     short: &["ebp"],
 };
 
+/// A git repository whose workflows run on the server when its branches change.
+pub const REPOSITORY: KindInfo = KindInfo {
+    kind: "Repository",
+    plural: "repositories",
+    singular: "repository",
+    short: &["repo"],
+};
+
 /// Every kind, in the order the UI and `andon get all` list them.
 pub const KINDS: &[KindInfo] = &[
     SERVICE,
@@ -90,6 +98,7 @@ pub const KINDS: &[KindInfo] = &[
     ANALYSIS_TEMPLATE,
     CLUSTER_ANALYSIS_TEMPLATE,
     ERROR_BUDGET_POLICY,
+    REPOSITORY,
 ];
 
 /// Finds a kind by any of its names, case-insensitively (`Service`, `services`, `svc`).

@@ -15,6 +15,7 @@ pub mod lint;
 pub mod names;
 pub mod pod;
 pub mod quantity;
+pub mod repository;
 pub mod resource;
 pub mod rollout;
 pub mod scrape;

@@ -28,6 +28,7 @@ pub enum Spec {
     ScrapeConfig(Box<ScrapeConfigSpec>),
     AnalysisTemplate(Box<AnalysisTemplateSpec>),
     ErrorBudgetPolicy(crate::budget_policy::ErrorBudgetPolicySpec),
+    Repository(Box<crate::repository::RepositorySpec>),
     /// A format another crate validates in depth (rule files): the spec as
     /// written, and its tree for positions.
     Foreign(Box<ForeignSpec>),
@@ -504,6 +505,10 @@ fn decode_manifest(ctx: &mut Ctx, node: &Node, file: &str, ns: &str) -> Option<M
             .require(ctx, "spec")
             .and_then(|n| crate::budget_policy::decode(ctx, n, "spec"))
             .map(Spec::ErrorBudgetPolicy),
+        Some(k) if k.kind == "Repository" => o
+            .require(ctx, "spec")
+            .and_then(|n| crate::repository::decode(ctx, n, "spec"))
+            .map(|s| Spec::Repository(Box::new(s))),
         Some(k) if k.kind == "Service" => o
             .require(ctx, "spec")
             .and_then(|n| service::decode(ctx, n, "spec"))

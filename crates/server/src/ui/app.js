@@ -15,6 +15,100 @@
       if (atBottom) logs.scrollTop = logs.scrollHeight;
     };
   }
+  // A run's log: the whole of it for a finished run, followed live otherwise.
+  var runLogs = document.getElementById("run-logs");
+  function runLine(l) {
+    var n = l.name ? "[" + l.name + "] " : "";
+    switch (l.k) {
+      case "run": return "▶ " + l.m;
+      case "job": return n + l.m;
+      case "step": return n + "→ " + l.m;
+      case "stepend": return n + (l.ok ? "✓ " : "✗ ") + l.m;
+      case "group": return n + "  ▸ " + l.m;
+      case "endgroup": return null;
+      case "problem": case "note": return n + "! " + l.m;
+      default: return n + "  " + l.m;
+    }
+  }
+  function addRunLine(l) {
+    var text = runLine(l);
+    if (text === null) return;
+    var atBottom = runLogs.scrollTop + runLogs.clientHeight >= runLogs.scrollHeight - 4;
+    runLogs.appendChild(document.createTextNode(text + "\n"));
+    while (runLogs.childNodes.length > 5000) runLogs.removeChild(runLogs.firstChild);
+    if (atBottom) runLogs.scrollTop = runLogs.scrollHeight;
+  }
+  if (runLogs && runLogs.dataset.src.indexOf("follow=true") >= 0) {
+    var rs = new EventSource(runLogs.dataset.src);
+    rs.onmessage = function (m) {
+      var l = JSON.parse(m.data);
+      if (l.k) addRunLine(l);
+    };
+    rs.addEventListener("end", function () { rs.close(); });
+  } else if (runLogs) {
+    fetch(runLogs.dataset.src).then(function (r) { return r.json(); }).then(function (j) {
+      (j.items || []).forEach(addRunLine);
+    });
+  }
+  // A run's buttons: cancel, or re-run (then the new run's page).
+  var runActions = document.querySelector("[data-run]");
+  if (runActions) {
+    runActions.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button[data-run-action]");
+      if (!b) return;
+      var out = document.getElementById("run-result");
+      command("POST", runActions.dataset.run + b.dataset.runAction, null, out, function (j) {
+        out.textContent = j.cancelling ? "cancelling" : "run " + j.id + " queued";
+        if (j.id) location.href = "/ui/pipelines/" + j.id; else b.disabled = true;
+      });
+    });
+  }
+  // Parts of a page redrawn (from the server) when journal events of a kind arrive.
+  var parts = document.querySelectorAll("[data-refresh-on]");
+  if (parts.length) {
+    var prefix = parts[0].dataset.refreshOn;
+    var pending = false;
+    var redraw = function () {
+      pending = false;
+      fetch(location.href).then(function (r) { return r.text(); }).then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        parts.forEach(function (p) {
+          var fresh = doc.getElementById(p.id);
+          if (fresh) p.innerHTML = fresh.innerHTML;
+        });
+        var fresh = doc.querySelector("[data-run]");
+        var mine = document.querySelector("[data-run]");
+        if (fresh && mine) {
+          mine.querySelectorAll("button").forEach(function (b, i) {
+            var f = fresh.querySelectorAll("button")[i];
+            if (f) b.disabled = f.disabled;
+          });
+        }
+      });
+    };
+    var live = document.getElementById("live");
+    var es = new EventSource("/api/v1/events?follow=true&after=" + encodeURIComponent(String(parts[0].dataset.after || "")));
+    es.onopen = function () { if (live) { live.textContent = "live"; live.className = "live on"; } };
+    es.onerror = function () { if (live) { live.textContent = "reconnecting…"; live.className = "live off"; } };
+    es.onmessage = function (m) {
+      var e = JSON.parse(m.data);
+      if (e.kind.indexOf(prefix) !== 0 || pending) return;
+      pending = true;
+      setTimeout(redraw, 300);
+    };
+  }
+  // A command button's request: the answer (or the problem's detail) shown in `out`.
+  function command(method, url, body, out, onOk) {
+    var init = { method: method, headers: { "Andon-Actor": "ui", "Content-Type": "application/json" } };
+    if (body) init.body = JSON.stringify(body);
+    fetch(url, init)
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+      .then(function (x) {
+        out.className = x.ok ? "ok" : "bad";
+        if (x.ok) onOk(x.j); else out.textContent = x.j.detail || x.j.title || "failed";
+      })
+      .catch(function (e) { out.textContent = String(e); out.className = "bad"; });
+  }
   // A rollout page's buttons: the command goes to the API, then the page reloads.
   var actions = document.querySelector("[data-rollout]");
   if (actions) {
@@ -27,29 +121,19 @@
         // The reason is required and recorded in the journal with the actor.
         action += "?reason=" + encodeURIComponent(document.getElementById("freeze-reason").value);
       }
-      fetch(actions.dataset.rollout + action, { method: "POST", headers: { "Andon-Actor": "ui" } })
-        .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
-        .then(function (x) {
-          out.textContent = x.ok ? x.j.message : (x.j.detail || x.j.title || "failed");
-          out.className = x.ok ? "ok" : "bad";
-          if (x.ok) setTimeout(function () { location.reload(); }, 700);
-        })
-        .catch(function (e) { out.textContent = String(e); out.className = "bad"; });
+      command("POST", actions.dataset.rollout + action, null, out, function (j) {
+        out.textContent = j.message;
+        setTimeout(function () { location.reload(); }, 700);
+      });
     });
   }
   // The Alerts page: silence an alert (every label matched exactly) or expire a silence.
   function amCall(method, path, body) {
     var out = document.getElementById("silence-result");
-    var init = { method: method, headers: { "Andon-Actor": "ui", "Content-Type": "application/json" } };
-    if (body) init.body = JSON.stringify(body);
-    fetch(path, init)
-      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
-      .then(function (x) {
-        out.textContent = x.ok ? (x.j.silenceID ? "silenced: " + x.j.silenceID : "expired") : (x.j.detail || x.j.title || "failed");
-        out.className = x.ok ? "ok" : "bad";
-        if (x.ok) setTimeout(function () { location.reload(); }, 700);
-      })
-      .catch(function (e) { out.textContent = String(e); out.className = "bad"; });
+    command(method, path, body, out, function (j) {
+      out.textContent = j.silenceID ? "silenced: " + j.silenceID : "expired";
+      setTimeout(function () { location.reload(); }, 700);
+    });
   }
   function durationMs(text) {
     var m = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());

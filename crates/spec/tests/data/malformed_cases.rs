@@ -69,7 +69,7 @@ pub fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("wrong apiVersion", SVC.replace("andon.dev/v1", "apps/v1").into_bytes(),
             "in.yaml:1:13: apiVersion: unsupported apiVersion \"apps/v1\"; expected \"andon.dev/v1\""),
         ("unknown kind", SVC.replace("kind: Service", "kind: Servce").into_bytes(),
-            "in.yaml:2:7: kind: unknown kind \"Servce\" (did you mean \"Service\"?); known kinds: Service, Environment, ScrapeConfig, PrometheusRule, PrometheusServiceLevel, AlertmanagerConfig, AnalysisTemplate, ClusterAnalysisTemplate, ErrorBudgetPolicy"),
+            "in.yaml:2:7: kind: unknown kind \"Servce\" (did you mean \"Service\"?); known kinds: Service, Environment, ScrapeConfig, PrometheusRule, PrometheusServiceLevel, AlertmanagerConfig, AnalysisTemplate, ClusterAnalysisTemplate, ErrorBudgetPolicy, Repository"),
         ("port out of range", svc_with("  ports: [{name: http, port: 70000}]\n").into_bytes(),
             "in.yaml:7:30: spec.ports[0].port: must be between 0 and 65535, inclusive, found 70000"),
         ("undefined named probe port", svc_with("  ports: [{name: http, port: 0}]\n  readinessProbe: {httpGet: {path: /health, port: web}}\n").into_bytes(),

@@ -1,0 +1,1139 @@
+//! Pipelines on the server: each `Repository` is mirrored into the data dir and watched
+//! for new commits (polling, and push hooks through `kick`); the workflows a push
+//! triggers run on the server's executor (`andon_runner::local`), one task per run,
+//! under a limit of runs at once and GitHub's `concurrency:` groups.
+//!
+//! Every transition of a run (queued, started, each job and step, completed) is a
+//! journal event about the repository, carrying the commit's sha, author and time. The
+//! in-memory registry is the fold of those events (`Registry::apply`), used both live
+//! and when andon starts, so what the API shows is what the journal says. A run that
+//! was in progress when andon died is marked failed at the next start. Logs are JSON
+//! lines in `DATA/pipelines/runs/<id>/log.jsonl`, step summaries beside them; artifacts
+//! stay in the content store under the run's id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_core::{NewEvent, ObjectRef};
+use andon_expr::{Object, Value};
+use andon_runner::git::{Commit, Mirror};
+use andon_runner::job::JobEvent;
+use andon_runner::local::{self, RunEvent};
+use andon_runner::step::Event as Line;
+use andon_spec::Spec;
+use andon_spec::repository::RepositorySpec;
+use andon_store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+
+/// The journal kinds of pipelines, in the order a run meets them.
+pub(crate) const PUSH: &str = "pipeline.push";
+pub(crate) const RUN_QUEUED: &str = "pipeline.run.queued";
+pub(crate) const RUN_STARTED: &str = "pipeline.run.started";
+pub(crate) const JOB_STARTED: &str = "pipeline.job.started";
+pub(crate) const STEP_STARTED: &str = "pipeline.step.started";
+pub(crate) const STEP_COMPLETED: &str = "pipeline.step.completed";
+pub(crate) const JOB_COMPLETED: &str = "pipeline.job.completed";
+pub(crate) const JOB_SKIPPED: &str = "pipeline.job.skipped";
+pub(crate) const RUN_COMPLETED: &str = "pipeline.run.completed";
+const KINDS: &[&str] = &[
+    PUSH,
+    RUN_QUEUED,
+    RUN_STARTED,
+    JOB_STARTED,
+    STEP_STARTED,
+    STEP_COMPLETED,
+    JOB_COMPLETED,
+    JOB_SKIPPED,
+    RUN_COMPLETED,
+];
+
+/// How many runs execute at once (the rest wait, queued).
+const RUNS_AT_ONCE: usize = 4;
+
+/// How many journal events are read back at start.
+const RESTORE_LIMIT: usize = 2_000_000;
+
+/// A job of the workflow, for drawing the run's graph before its jobs start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GraphJob {
+    pub id: String,
+    pub name: String,
+    pub needs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StepRecord {
+    pub name: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    pub started_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobRecord {
+    /// The run's job key (one per matrix combination).
+    pub key: usize,
+    /// The workflow's job id.
+    pub job: String,
+    pub name: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<i64>,
+    pub steps: Vec<StepRecord>,
+}
+
+/// A run as the API shows it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunRecord {
+    pub id: u64,
+    /// `namespace/name` of the Repository.
+    pub repository: String,
+    /// The run's number within its repository.
+    pub number: u64,
+    pub attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<u64>,
+    /// The workflow file (`.github/workflows/ci.yml`).
+    pub workflow: String,
+    pub workflow_name: String,
+    pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    pub sha: String,
+    pub author: String,
+    pub author_email: String,
+    /// The commit's time, seconds since the epoch.
+    pub commit_time: i64,
+    pub message: String,
+    pub actor: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Problems of an invalid workflow file (the run fails without running).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub problems: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub cancel_in_progress: bool,
+    pub queued_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<i64>,
+    pub graph: Vec<GraphJob>,
+    pub jobs: Vec<JobRecord>,
+}
+
+impl RunRecord {
+    fn subject(&self) -> String {
+        let (ns, name) = self.repository.split_once('/').unwrap_or(("default", &self.repository));
+        format!("Repository/{ns}/{name}")
+    }
+
+    /// What every journal event of the run carries besides its own fields.
+    fn head(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("run".into(), json!(self.id));
+        m.insert("repository".into(), json!(self.repository));
+        m.insert("workflow".into(), json!(self.workflow));
+        m.insert("sha".into(), json!(self.sha));
+        m.insert("author".into(), json!(self.author));
+        m.insert("commitTime".into(), json!(self.commit_time));
+        if let Some(b) = &self.branch {
+            m.insert("branch".into(), json!(b));
+        }
+        m
+    }
+
+    pub(crate) fn finished(&self) -> bool {
+        self.status == "completed"
+    }
+}
+
+/// The runs and pushes known, as folded from the journal.
+#[derive(Default)]
+struct Registry {
+    runs: BTreeMap<u64, RunRecord>,
+    /// The last commit run per (repository, branch).
+    heads: HashMap<(String, String), String>,
+}
+
+fn now_ms() -> i64 {
+    andon_core::Clock::now(&andon_core::SystemClock).millis()
+}
+
+fn num(v: &serde_json::Value, k: &str) -> i64 {
+    v[k].as_i64().unwrap_or(0)
+}
+
+fn text(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str().unwrap_or("").to_string()
+}
+
+impl Registry {
+    /// Applies one transition (live, or read back from the journal).
+    fn apply(&mut self, kind: &str, d: &serde_json::Value) {
+        if kind == PUSH {
+            self.heads.insert((text(d, "repository"), text(d, "branch")), text(d, "after"));
+            return;
+        }
+        if kind == RUN_QUEUED {
+            if let Ok(r) = serde_json::from_value::<RunRecord>(d["record"].clone()) {
+                self.runs.insert(r.id, r);
+            }
+            return;
+        }
+        let id = d["run"].as_u64().unwrap_or(0);
+        let Some(run) = self.runs.get_mut(&id) else { return };
+        let at = num(d, "at");
+        let key = d["key"].as_u64().map(|k| k as usize);
+        let job = key.and_then(|k| run.jobs.iter_mut().find(|j| j.key == k));
+        match kind {
+            RUN_STARTED => {
+                run.status = "in_progress".into();
+                run.started_at = Some(at);
+            }
+            JOB_STARTED => {
+                let (key, name) = (key.unwrap_or(0), text(d, "name"));
+                run.jobs.retain(|j| j.key != key);
+                run.jobs.push(JobRecord {
+                    key,
+                    job: text(d, "job"),
+                    name,
+                    status: "in_progress".into(),
+                    started_at: Some(at),
+                    ..JobRecord::default()
+                });
+            }
+            JOB_SKIPPED => run.jobs.push(JobRecord {
+                key: usize::MAX - run.jobs.len(),
+                job: text(d, "job"),
+                name: text(d, "name"),
+                status: "completed".into(),
+                conclusion: Some("skipped".into()),
+                ..JobRecord::default()
+            }),
+            STEP_STARTED => {
+                if let Some(j) = job {
+                    j.steps.push(StepRecord {
+                        name: text(d, "step"),
+                        status: "in_progress".into(),
+                        started_at: at,
+                        ..StepRecord::default()
+                    });
+                }
+            }
+            STEP_COMPLETED => {
+                if let Some(j) = job {
+                    let step = text(d, "step");
+                    let found = j
+                        .steps
+                        .iter_mut()
+                        .rev()
+                        .find(|s| s.name == step && s.status != "completed");
+                    let s = match found {
+                        Some(s) => s,
+                        None => {
+                            // A step skipped by its `if:` never started.
+                            j.steps.push(StepRecord {
+                                name: step,
+                                started_at: at,
+                                ..StepRecord::default()
+                            });
+                            let Some(s) = j.steps.last_mut() else { return };
+                            s
+                        }
+                    };
+                    s.status = "completed".into();
+                    s.outcome = Some(text(d, "outcome"));
+                    s.conclusion = Some(text(d, "conclusion"));
+                    s.completed_at = Some(at);
+                }
+            }
+            JOB_COMPLETED => {
+                if let Some(j) = job {
+                    j.status = "completed".into();
+                    j.conclusion = Some(text(d, "conclusion"));
+                    j.completed_at = Some(at);
+                }
+            }
+            RUN_COMPLETED => {
+                run.status = "completed".into();
+                run.conclusion = Some(text(d, "conclusion"));
+                if let Some(r) = d["reason"].as_str() {
+                    run.reason = Some(r.to_string());
+                }
+                run.completed_at = Some(at);
+                // Whatever was still going when the run ended (a crash) ends with it.
+                let left = if d["reason"].is_string() { "failure" } else { "cancelled" };
+                for j in &mut run.jobs {
+                    for s in &mut j.steps {
+                        if s.status != "completed" {
+                            s.status = "completed".into();
+                            s.conclusion = Some(left.into());
+                            s.completed_at = Some(at);
+                        }
+                    }
+                    if j.status != "completed" {
+                        j.status = "completed".into();
+                        j.conclusion = Some(left.into());
+                        j.completed_at = Some(at);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A run's live parts: its cancel switch and how much of its log is written.
+struct Live {
+    cancel: watch::Sender<bool>,
+    log_len: watch::Sender<u64>,
+}
+
+/// One watched repository.
+struct Watch {
+    stop: watch::Sender<bool>,
+}
+
+pub(crate) struct Pipelines {
+    store: Store,
+    dir: PathBuf,
+    reg: Mutex<Registry>,
+    live: Mutex<HashMap<u64, Live>>,
+    watches: Mutex<HashMap<ObjectRef, Watch>>,
+    /// One poll at a time per repository.
+    polling: Mutex<HashMap<ObjectRef, Arc<tokio::sync::Mutex<()>>>>,
+    journal: mpsc::UnboundedSender<NewEvent>,
+    slots: Arc<Semaphore>,
+    /// Woken whenever a run ends (waiting runs look again at their group).
+    ended: Notify,
+}
+
+/// A new commit on a branch.
+struct Push {
+    branch: String,
+    before: Option<String>,
+    commit: Commit,
+    actor: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A stored Repository's spec.
+pub(crate) fn repository_spec(o: &andon_store::StoredObject) -> Option<RepositorySpec> {
+    match crate::runtime::stored_spec(o) {
+        Some(Spec::Repository(s)) => Some(*s),
+        _ => None,
+    }
+}
+
+/// Where a log line is written: one JSON object per line.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub(crate) struct LogLine {
+    /// Milliseconds since the epoch.
+    pub t: i64,
+    /// The job's key in the run (`None`: the run itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<usize>,
+    /// The job's display name.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub name: String,
+    /// `out`, `err`, `group`, `endgroup`, `step`, `stepend`, `annotation`, `note`,
+    /// `problem`, `job`, `run`.
+    pub k: String,
+    pub m: String,
+    /// A step's end: whether it succeeded (its conclusion).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ok: Option<bool>,
+}
+
+impl LogLine {
+    /// A line about the run itself.
+    fn run(k: &str, m: String) -> LogLine {
+        LogLine { t: now_ms(), job: None, name: String::new(), k: k.into(), m, ok: None }
+    }
+}
+
+impl Pipelines {
+    /// Reads the journal back, fails the runs a dead predecessor left in progress and
+    /// starts recording.
+    pub(crate) async fn start(
+        store: Store,
+        data_dir: &Path,
+        reaper: Option<&Path>,
+    ) -> Arc<Pipelines> {
+        let dir = data_dir.join("pipelines");
+        let _ = std::fs::create_dir_all(dir.join("runs"));
+        // A dead andon's workspaces are of no use to anyone.
+        let _ = std::fs::remove_dir_all(dir.join("work"));
+        if let Some(exe) = reaper
+            && andon_runner::step::REAPER.get().is_none()
+        {
+            match andon_supervisor::reaper::Reaper::spawn(exe) {
+                Ok(r) => {
+                    let _ = andon_runner::step::REAPER.set(r);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "pipelines: no reaper; a crash may leave step processes")
+                }
+            }
+        }
+        let mut reg = Registry::default();
+        match store.events_of_kinds(KINDS, RESTORE_LIMIT).await {
+            Ok(mut events) => {
+                events.reverse();
+                for e in &events {
+                    reg.apply(&e.kind, &e.data);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "pipelines: cannot read the journal back"),
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let unfinished: Vec<RunRecord> =
+            reg.runs.values().filter(|r| !r.finished()).cloned().collect();
+        let p = Arc::new(Pipelines {
+            store: store.clone(),
+            dir,
+            reg: Mutex::new(reg),
+            live: Mutex::default(),
+            watches: Mutex::default(),
+            polling: Mutex::default(),
+            journal: tx,
+            slots: Arc::new(Semaphore::new(RUNS_AT_ONCE)),
+            ended: Notify::new(),
+        });
+        for r in unfinished {
+            let reason = if r.status == "queued" {
+                "andon stopped before the run started"
+            } else {
+                "andon stopped while the run was in progress; its step processes were stopped"
+            };
+            p.log(r.id, &LogLine::run("problem", reason.into()));
+            p.transition(
+                &r,
+                RUN_COMPLETED,
+                json!({"at": now_ms(), "conclusion": "failure", "reason": reason}),
+                "andon",
+            );
+        }
+        tokio::spawn(record(store, rx));
+        p
+    }
+
+    /// Applies a transition to the registry and sends it to the journal.
+    fn transition(&self, run: &RunRecord, kind: &str, fields: serde_json::Value, actor: &str) {
+        let mut data = run.head();
+        if let serde_json::Value::Object(f) = fields {
+            data.extend(f);
+        }
+        let data = serde_json::Value::Object(data);
+        lock(&self.reg).apply(kind, &data);
+        let _ = self.journal.send(NewEvent {
+            kind: kind.into(),
+            subject: run.subject(),
+            actor: actor.into(),
+            data,
+        });
+    }
+
+    pub(crate) fn runs(&self, repository: Option<&str>, limit: usize) -> Vec<RunRecord> {
+        lock(&self.reg)
+            .runs
+            .values()
+            .rev()
+            .filter(|r| {
+                repository
+                    .is_none_or(|x| r.repository == x || r.repository.ends_with(&format!("/{x}")))
+            })
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn run(&self, id: u64) -> Option<RunRecord> {
+        lock(&self.reg).runs.get(&id).cloned()
+    }
+
+    pub(crate) fn run_dir(&self, id: u64) -> PathBuf {
+        self.dir.join("runs").join(id.to_string())
+    }
+
+    pub(crate) fn log_path(&self, id: u64) -> PathBuf {
+        self.run_dir(id).join("log.jsonl")
+    }
+
+    pub(crate) fn store_dir(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+
+    /// How much of a live run's log is written; `None` once the run is over.
+    pub(crate) fn follow_log(&self, id: u64) -> Option<watch::Receiver<u64>> {
+        lock(&self.live).get(&id).map(|l| l.log_len.subscribe())
+    }
+
+    /// A job's step summaries (Markdown), in step order.
+    pub(crate) fn summary(&self, id: u64, key: usize) -> Option<String> {
+        std::fs::read_to_string(self.run_dir(id).join(format!("summary-{key}.md"))).ok()
+    }
+
+    fn log(&self, id: u64, line: &LogLine) {
+        use std::io::Write;
+        let path = self.log_path(id);
+        if let Some(d) = path.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let Ok(mut text) = serde_json::to_string(line) else { return };
+        text.push('\n');
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.metadata()));
+        match written {
+            Ok(m) => {
+                if let Some(l) = lock(&self.live).get(&id) {
+                    l.log_len.send_replace(m.len());
+                }
+            }
+            Err(e) => tracing::warn!(run = id, error = %e, "pipelines: cannot write the log"),
+        }
+    }
+
+    /// Starts or stops watching a Repository (`None`: deleted).
+    pub(crate) fn watch(self: &Arc<Self>, key: &ObjectRef, spec: Option<RepositorySpec>) {
+        let mut watches = lock(&self.watches);
+        if let Some(old) = watches.remove(key) {
+            let _ = old.stop.send(true);
+        }
+        let Some(spec) = spec else { return };
+        let (stop, mut stopped) = watch::channel(false);
+        watches.insert(key.clone(), Watch { stop });
+        let p = self.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = p.poll(&key, "andon").await {
+                    tracing::warn!(repository = %key, error = %e, "pipelines: poll failed");
+                }
+                let every = spec.poll_every().unwrap_or(Duration::from_secs(365 * 24 * 3600));
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+    }
+
+    /// Fetches a repository now and runs what its new commits trigger: the ids of the
+    /// runs queued.
+    pub(crate) async fn poll(
+        self: &Arc<Self>,
+        key: &ObjectRef,
+        actor: &str,
+    ) -> Result<Vec<u64>, String> {
+        let gate = lock(&self.polling).entry(key.clone()).or_default().clone();
+        let _one = gate.lock().await;
+        let Some(o) = self.store.get(key).await.map_err(|e| e.to_string())? else {
+            return Err(format!("repository {}/{} not found", key.namespace, key.name));
+        };
+        let spec = repository_spec(&o).ok_or("the stored repository does not read back")?;
+        let mirror = self.mirror(key);
+        let fetched = mirror.sync(&spec.url).await;
+        let mut status = json!({"lastFetch": andon_core::Timestamp(now_ms()).to_string()});
+        if let Err(e) = &fetched {
+            status["error"] = json!(e);
+            let _ = self.store.set_status(key, status).await;
+            return Err(e.clone());
+        }
+        let heads = mirror.heads().await?;
+        let patterns = andon_pipeline::pattern::compile(&spec.branches)?;
+        let repo = format!("{}/{}", key.namespace, key.name);
+        let mut queued = Vec::new();
+        let mut branches = serde_json::Map::new();
+        for (branch, sha) in heads {
+            branches.insert(branch.clone(), json!(sha));
+            if !spec.branches.is_empty() && !andon_pipeline::pattern::included(&patterns, &branch) {
+                continue;
+            }
+            let before = lock(&self.reg).heads.get(&(repo.clone(), branch.clone())).cloned();
+            if before.as_deref() == Some(sha.as_str()) {
+                continue;
+            }
+            let commit = mirror.commit(&sha).await?;
+            let push = Push { branch: branch.clone(), before, commit, actor: actor.to_string() };
+            queued.extend(self.on_push(key, &spec, &mirror, push).await);
+        }
+        status["branches"] = serde_json::Value::Object(branches);
+        let _ = self.store.set_status(key, status).await;
+        Ok(queued)
+    }
+
+    fn mirror(&self, key: &ObjectRef) -> Mirror {
+        Mirror::new(self.dir.join("repos").join(&key.namespace).join(format!("{}.git", key.name)))
+    }
+
+    /// Records a push and queues the workflows it triggers.
+    async fn on_push(
+        self: &Arc<Self>,
+        key: &ObjectRef,
+        spec: &RepositorySpec,
+        mirror: &Mirror,
+        push: Push,
+    ) -> Vec<u64> {
+        let repo = format!("{}/{}", key.namespace, key.name);
+        let c = &push.commit;
+        let data = json!({
+            "repository": repo, "branch": push.branch, "before": push.before, "after": c.sha,
+            "sha": c.sha, "author": c.author, "authorEmail": c.email, "commitTime": c.time,
+            "message": c.message,
+        });
+        lock(&self.reg).apply(PUSH, &data);
+        let _ = self.journal.send(NewEvent {
+            kind: PUSH.into(),
+            subject: format!("Repository/{}/{}", key.namespace, key.name),
+            actor: push.actor.clone(),
+            data,
+        });
+        let changed = mirror.changed_paths(push.before.as_deref(), &c.sha).await;
+        let trigger = andon_pipeline::plan::Trigger {
+            event: "push".into(),
+            branch: Some(push.branch.clone()),
+            tag: None,
+            paths: changed,
+            activity: None,
+        };
+        let files = match mirror.workflow_files(&c.sha).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(repository = %key, error = %e, "pipelines: cannot read workflow files");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (file, bytes) in files {
+            let base = RunRecord {
+                repository: repo.clone(),
+                attempt: 1,
+                workflow: file.clone(),
+                workflow_name: file.clone(),
+                event: "push".into(),
+                branch: Some(push.branch.clone()),
+                before: push.before.clone(),
+                sha: c.sha.clone(),
+                author: c.author.clone(),
+                author_email: c.email.clone(),
+                commit_time: c.time,
+                message: c.message.clone(),
+                actor: push.actor.clone(),
+                ..RunRecord::default()
+            };
+            match andon_pipeline::read(&file, &bytes) {
+                Ok(wf) => {
+                    if wf.triggered_by(&trigger).is_ok() {
+                        out.push(self.queue(base, wf, spec.clone(), mirror.clone()));
+                    }
+                }
+                Err(problems) => {
+                    // GitHub shows an invalid workflow file as a failed run.
+                    let problems = problems
+                        .iter()
+                        .map(|p| match p.pos {
+                            Some(pos) => format!("{file}:{}:{}: {}", pos.line, pos.col, p.message),
+                            None => format!("{file}: {}", p.message),
+                        })
+                        .collect();
+                    out.push(self.queue_invalid(base, problems));
+                }
+            }
+        }
+        out
+    }
+
+    /// A new run's record with its id and number taken (held in the registry at once,
+    /// so two pushes at the same moment never share an id).
+    fn new_record(&self, mut r: RunRecord) -> RunRecord {
+        let mut reg = lock(&self.reg);
+        r.id = reg.runs.keys().next_back().map_or(1, |n| n + 1);
+        r.number = reg.runs.values().filter(|x| x.repository == r.repository).count() as u64 + 1;
+        r.status = "queued".into();
+        r.queued_at = now_ms();
+        reg.runs.insert(r.id, r.clone());
+        r
+    }
+
+    fn queue_invalid(&self, base: RunRecord, problems: Vec<String>) -> u64 {
+        let mut r = self.new_record(base);
+        r.problems = problems;
+        self.transition(&r, RUN_QUEUED, json!({"record": r}), &r.actor.clone());
+        for p in &r.problems {
+            self.log(r.id, &LogLine::run("problem", p.clone()));
+        }
+        self.transition(
+            &r,
+            RUN_COMPLETED,
+            json!({"at": now_ms(), "conclusion": "failure", "reason": "invalid workflow file"}),
+            "andon",
+        );
+        r.id
+    }
+
+    /// Queues a run of `wf` and starts its task (it waits for a slot and its group).
+    fn queue(
+        self: &Arc<Self>,
+        base: RunRecord,
+        wf: andon_pipeline::Workflow,
+        spec: RepositorySpec,
+        mirror: Mirror,
+    ) -> u64 {
+        let mut r = self.new_record(base);
+        r.workflow_name = wf.name.clone().unwrap_or_else(|| r.workflow.clone());
+        r.graph = wf
+            .jobs
+            .iter()
+            .map(|j| GraphJob {
+                id: j.id.clone(),
+                name: j.name.as_str().map_or_else(|| j.id.clone(), str::to_owned),
+                needs: j.needs.iter().map(|(n, _)| n.clone()).collect(),
+            })
+            .collect();
+        let opts = self.options(&r, &spec, &mirror);
+        let github = local::github_context(&wf, &opts, Path::new(""));
+        if let Some(t) = &wf.concurrency {
+            let mut cx = Object::new();
+            cx.insert("github", Value::from(github));
+            cx.insert("inputs", Value::from(Object::new()));
+            cx.insert("vars", Value::from(opts.vars.clone()));
+            match t.evaluate(&cx) {
+                Ok(Value::Object(o)) => {
+                    r.concurrency = o.get("group").map(Value::to_display).filter(|g| !g.is_empty());
+                    r.cancel_in_progress = o.get("cancel-in-progress").is_some_and(Value::truthy);
+                }
+                Ok(v) => r.concurrency = Some(v.to_display()).filter(|g| !g.is_empty()),
+                Err(e) => {
+                    tracing::warn!(run = r.id, error = %e, "pipelines: concurrency group not evaluated")
+                }
+            }
+            // Groups are per repository, as GitHub's are.
+            r.concurrency = r.concurrency.map(|g| format!("{}:{g}", r.repository));
+        }
+        let (cancel, _) = watch::channel(false);
+        lock(&self.live).insert(r.id, Live { cancel, log_len: watch::channel(0).0 });
+        self.transition(&r, RUN_QUEUED, json!({"record": r}), &r.actor.clone());
+        // Only one pending run per group: a newer one replaces it; with
+        // cancel-in-progress, the running one is cancelled too.
+        if let Some(g) = &r.concurrency {
+            let others: Vec<RunRecord> = lock(&self.reg)
+                .runs
+                .values()
+                .filter(|x| x.id != r.id && !x.finished() && x.concurrency.as_deref() == Some(g))
+                .cloned()
+                .collect();
+            for o in others {
+                if o.status == "queued" || r.cancel_in_progress {
+                    let _ = self.cancel(
+                        o.id,
+                        &format!("superseded by run {} in concurrency group {g:?}", r.id),
+                    );
+                }
+            }
+        }
+        let p = self.clone();
+        let id = r.id;
+        tokio::spawn(async move { p.execute(id, wf, opts).await });
+        id
+    }
+
+    fn options(&self, r: &RunRecord, spec: &RepositorySpec, mirror: &Mirror) -> local::Options {
+        let mut vars = Object::new();
+        for (k, v) in &spec.vars {
+            vars.insert(k.clone(), Value::from(v.as_str()));
+        }
+        local::Options {
+            repo: mirror.dir.clone(),
+            sha: r.sha.clone(),
+            branch: r.branch.clone(),
+            event: r.event.clone(),
+            repository: r.repository.clone(),
+            actor: r.actor.clone(),
+            inputs: Object::new(),
+            vars,
+            secrets: Vec::new(),
+            matrix_filter: Vec::new(),
+            only_job: None,
+            parallel: spec.parallelism.map_or_else(
+                || std::thread::available_parallelism().map_or(2, |n| n.get()),
+                |n| n as usize,
+            ),
+            work_dir: self.dir.join("work"),
+            store: self.store_dir(),
+            run_id: r.id.to_string(),
+            run_number: r.number,
+            run_attempt: r.attempt,
+            keep_artifacts: true,
+        }
+    }
+
+    /// Cancels a queued or running run; false when it is not going on.
+    pub(crate) fn cancel(&self, id: u64, why: &str) -> bool {
+        let live = lock(&self.live);
+        let Some(l) = live.get(&id) else { return false };
+        tracing::info!(run = id, why, "pipelines: cancelling");
+        l.cancel.send_replace(true);
+        true
+    }
+
+    /// Runs a finished run again (same commit and workflow, next attempt).
+    pub(crate) async fn rerun(self: &Arc<Self>, id: u64, actor: &str) -> Result<u64, String> {
+        let old = self.run(id).ok_or_else(|| format!("no run {id}"))?;
+        if !old.finished() {
+            return Err(format!(
+                "run {id} is still {}; cancel it first",
+                old.status.replace('_', " ")
+            ));
+        }
+        let (ns, name) = old.repository.split_once('/').unwrap_or(("default", ""));
+        let key = ObjectRef::new("Repository", ns, name);
+        let o = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("repository {} no longer exists", old.repository))?;
+        let spec = repository_spec(&o).ok_or("the stored repository does not read back")?;
+        let mirror = self.mirror(&key);
+        let files = mirror.workflow_files(&old.sha).await?;
+        let (_, bytes) = files
+            .into_iter()
+            .find(|(f, _)| *f == old.workflow)
+            .ok_or_else(|| format!("{} is not in commit {}", old.workflow, old.sha))?;
+        let base = RunRecord {
+            attempt: old.attempt + 1,
+            rerun_of: Some(old.id),
+            actor: actor.to_string(),
+            jobs: Vec::new(),
+            graph: Vec::new(),
+            problems: Vec::new(),
+            conclusion: None,
+            reason: None,
+            started_at: None,
+            completed_at: None,
+            concurrency: None,
+            cancel_in_progress: false,
+            ..old
+        };
+        match andon_pipeline::read(&base.workflow, &bytes) {
+            Ok(wf) => Ok(self.queue(base, wf, spec, mirror)),
+            Err(ps) => Ok(self.queue_invalid(base, ps.into_iter().map(|p| p.message).collect())),
+        }
+    }
+
+    /// Waits for a slot and for the run's concurrency group, then runs it.
+    async fn execute(self: Arc<Self>, id: u64, wf: andon_pipeline::Workflow, opts: local::Options) {
+        let Some(mut cancel) = lock(&self.live).get(&id).map(|l| l.cancel.subscribe()) else {
+            return;
+        };
+        let permit = loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if *cancel.borrow() {
+                break None;
+            }
+            let Some(r) = self.run(id) else { return };
+            let busy = r.concurrency.as_ref().is_some_and(|g| {
+                lock(&self.reg).runs.values().any(|x| {
+                    x.id != id && x.status == "in_progress" && x.concurrency.as_ref() == Some(g)
+                })
+            });
+            if !busy && let Ok(p) = self.slots.clone().try_acquire_owned() {
+                break Some(p);
+            }
+            tokio::select! {
+                _ = &mut ended => {}
+                _ = cancel.changed() => {}
+            }
+        };
+        let Some(run) = self.run(id) else { return };
+        let Some(slot) = permit else {
+            self.transition(
+                &run,
+                RUN_COMPLETED,
+                json!({"at": now_ms(), "conclusion": "cancelled"}),
+                "andon",
+            );
+            self.finish(id);
+            return;
+        };
+        self.transition(&run, RUN_STARTED, json!({"at": now_ms()}), "andon");
+        self.log(
+            id,
+            &LogLine::run(
+                "run",
+                format!(
+                    "{} on {} at {} ({})",
+                    run.workflow_name,
+                    run.event,
+                    &run.sha[..run.sha.len().min(12)],
+                    run.branch.as_deref().unwrap_or("")
+                ),
+            ),
+        );
+        let mut names: HashMap<usize, String> = HashMap::new();
+        let p = self.clone();
+        let mut on_event = |e: RunEvent| p.on_run_event(&run, &mut names, e);
+        let result = local::run(&wf, &opts, cancel.clone(), &mut on_event).await;
+        let (conclusion, reason) = match result {
+            Ok(s) => (s.as_str().to_string(), None),
+            Err(e) => {
+                self.log(id, &LogLine::run("problem", e.clone()));
+                ("failure".to_string(), Some(e))
+            }
+        };
+        let mut fields = json!({"at": now_ms(), "conclusion": conclusion});
+        if let Some(r) = reason {
+            fields["reason"] = json!(r);
+        }
+        self.transition(&run, RUN_COMPLETED, fields, "andon");
+        // The slot is free before waiting runs are woken to take it.
+        drop(slot);
+        self.finish(id);
+    }
+
+    fn finish(&self, id: u64) {
+        lock(&self.live).remove(&id);
+        self.ended.notify_waiters();
+    }
+
+    /// One event of a running run: its log line, and its transition when it is one.
+    fn on_run_event(&self, run: &RunRecord, names: &mut HashMap<usize, String>, e: RunEvent) {
+        let t = now_ms();
+        let line = |job: usize, name: &str, k: &str, m: String| LogLine {
+            t,
+            job: Some(job),
+            name: name.to_string(),
+            k: k.into(),
+            m,
+            ok: None,
+        };
+        match e {
+            RunEvent::JobStart { key, job, name } => {
+                names.insert(key, name.clone());
+                self.transition(
+                    run,
+                    JOB_STARTED,
+                    json!({"at": t, "key": key, "job": job, "name": name}),
+                    "andon",
+                );
+                self.log(run.id, &line(key, &name, "job", "job started".into()));
+            }
+            RunEvent::JobEnd { key, name, status, elapsed } => {
+                self.transition(run, JOB_COMPLETED, json!({"at": t, "key": key, "conclusion": status.as_str(), "seconds": elapsed.as_secs_f64()}), "andon");
+                self.log(
+                    run.id,
+                    &line(
+                        key,
+                        &name,
+                        "job",
+                        format!("{} in {:.2}s", status.as_str(), elapsed.as_secs_f64()),
+                    ),
+                );
+            }
+            RunEvent::JobSkipped { job, name } => {
+                self.transition(
+                    run,
+                    JOB_SKIPPED,
+                    json!({"at": t, "job": job, "name": name}),
+                    "andon",
+                );
+            }
+            RunEvent::Job { key, event } => {
+                let name = names.get(&key).cloned().unwrap_or_default();
+                let mut ok = None;
+                let (k, m) = match event {
+                    JobEvent::StepStart { name: step } => {
+                        self.transition(
+                            run,
+                            STEP_STARTED,
+                            json!({"at": t, "key": key, "step": step}),
+                            "andon",
+                        );
+                        ("step", step)
+                    }
+                    JobEvent::StepEnd { name: step, result, elapsed } => {
+                        self.transition(
+                            run,
+                            STEP_COMPLETED,
+                            json!({"at": t, "key": key, "step": step, "outcome": result.outcome.as_str(), "conclusion": result.conclusion.as_str()}),
+                            "andon",
+                        );
+                        ok = Some(result.conclusion == andon_pipeline::schedule::Status::Success);
+                        (
+                            "stepend",
+                            format!(
+                                "{step}: {} ({:.2}s)",
+                                result.conclusion.as_str(),
+                                elapsed.as_secs_f64()
+                            ),
+                        )
+                    }
+                    JobEvent::Summary(text) => {
+                        use std::io::Write;
+                        let path = self.run_dir(run.id).join(format!("summary-{key}.md"));
+                        let _ = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&path)
+                            .and_then(|mut f| {
+                                f.write_all(format!("{}\n", text.trim_end()).as_bytes())
+                            });
+                        return;
+                    }
+                    JobEvent::Problem(p) => ("problem", p),
+                    JobEvent::Line(l) => match l {
+                        Line::Out(s) => ("out", s),
+                        Line::Err(s) => ("err", s),
+                        Line::GroupStart(s) => ("group", s),
+                        Line::GroupEnd => ("endgroup", String::new()),
+                        Line::Annotation { level, message, file, line } => {
+                            let place = match (file, line) {
+                                (Some(f), Some(l)) => format!(" {f}:{l}"),
+                                (Some(f), None) => format!(" {f}"),
+                                _ => String::new(),
+                            };
+                            ("annotation", format!("{level}{place}: {message}"))
+                        }
+                        Line::Debug(_) => return,
+                        Line::Note(s) => ("note", s),
+                    },
+                };
+                self.log(run.id, &LogLine { ok, ..line(key, &name, k, m) });
+            }
+        }
+    }
+
+    /// The artifacts a run uploaded: name → files (path, digest).
+    pub(crate) fn artifacts(&self, id: u64) -> Vec<(String, Vec<andon_runner::store::Entry>)> {
+        let dir = self.store_dir().join("artifacts").join(id.to_string());
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir(&dir) else { return out };
+        for e in rd.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(".tmp") {
+                continue;
+            }
+            if let Ok((_, entries)) = andon_runner::store::Store::read_manifest(&e.path()) {
+                out.push((name, entries));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Stops every run (andon is shutting down): each is cancelled and recorded.
+    pub(crate) async fn shutdown(&self) {
+        let ids: Vec<u64> = lock(&self.live).keys().copied().collect();
+        for id in &ids {
+            self.cancel(*id, "andon is stopping");
+        }
+        for (_, w) in lock(&self.watches).drain() {
+            let _ = w.stop.send(true);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !lock(&self.live).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Let the recorder commit the last transitions.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes transitions to the journal in batches (one commit per short window).
+async fn record(store: Store, mut rx: mpsc::UnboundedReceiver<NewEvent>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let window = tokio::time::sleep(Duration::from_millis(20));
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => batch.push(e),
+                    None => break,
+                },
+                _ = &mut window => break,
+            }
+        }
+        if let Err(e) = store.append(batch).await {
+            tracing::error!(error = %e, "pipelines: cannot record run transitions");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_registry_is_the_fold_of_the_journal() {
+        let mut reg = Registry::default();
+        let r = RunRecord {
+            id: 7,
+            repository: "default/app".into(),
+            status: "queued".into(),
+            ..RunRecord::default()
+        };
+        reg.apply(RUN_QUEUED, &json!({"record": r}));
+        reg.apply(RUN_STARTED, &json!({"run": 7, "at": 10}));
+        reg.apply(
+            JOB_STARTED,
+            &json!({"run": 7, "at": 11, "key": 0, "job": "build", "name": "Build"}),
+        );
+        reg.apply(STEP_STARTED, &json!({"run": 7, "at": 12, "key": 0, "step": "make"}));
+        reg.apply(STEP_COMPLETED, &json!({"run": 7, "at": 13, "key": 0, "step": "make", "outcome": "success", "conclusion": "success"}));
+        reg.apply(STEP_STARTED, &json!({"run": 7, "at": 14, "key": 0, "step": "test"}));
+        // andon died here: the next start completes the run with a reason.
+        reg.apply(
+            RUN_COMPLETED,
+            &json!({"run": 7, "at": 20, "conclusion": "failure", "reason": "andon stopped"}),
+        );
+        let run = &reg.runs[&7];
+        assert_eq!(
+            (run.status.as_str(), run.conclusion.as_deref()),
+            ("completed", Some("failure"))
+        );
+        assert_eq!(run.started_at, Some(10));
+        let job = &run.jobs[0];
+        assert_eq!((job.job.as_str(), job.conclusion.as_deref()), ("build", Some("failure")));
+        assert_eq!(job.steps[0].conclusion.as_deref(), Some("success"));
+        assert_eq!(job.steps[1].conclusion.as_deref(), Some("failure"));
+        assert_eq!(job.steps[1].completed_at, Some(20));
+        reg.apply(PUSH, &json!({"repository": "default/app", "branch": "main", "after": "abc"}));
+        assert_eq!(reg.heads[&("default/app".to_string(), "main".to_string())], "abc");
+    }
+}
