@@ -8,6 +8,8 @@
     clippy::print_stderr
 )]
 
+mod common;
+
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_andon");
@@ -481,6 +483,16 @@ fn kill_9_of_andon_run_leaves_no_step_process() {
     assert!(pids.iter().all(|p| !alive(p)), "step processes outlived andon: {pids:?}");
 }
 
+fn run_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out =
+        Command::new(BIN).args(args).envs(env.iter().copied()).current_dir(dir).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_job_in_a_container_says_what_it_needs() {
     let dir = tempfile::tempdir().unwrap();
@@ -488,16 +500,172 @@ fn a_job_in_a_container_says_what_it_needs() {
     std::fs::create_dir_all(&wf).unwrap();
     std::fs::write(
         wf.join("c.yml"),
-        "on: push\njobs:\n  boxed:\n    runs-on: x\n    container: node:20\n    steps:\n      - run: echo inside\n",
+        "on: push\njobs:\n  boxed:\n    runs-on: x\n    container: node:20\n    steps:\n      - run: echo inside\n  served:\n    runs-on: x\n    services:\n      db: {image: postgres}\n    steps:\n      - run: echo served\n",
     )
     .unwrap();
     git(dir.path(), &["init", "-q", "-b", "main"]);
     git(dir.path(), &["add", "-A"]);
     git(dir.path(), &["commit", "-q", "-m", "c"]);
-    let (code, out, _) = run_in(dir.path(), &["run"]);
+    let (code, out, _) =
+        run_env(dir.path(), &["run"], &[("ANDON_CONTAINER_ENGINE", "/nonexistent/podman")]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("[boxed] ! the job's `container:` needs"), "the reason is shown: {out}");
-    assert!(!out.contains("inside"), "nothing ran on the host instead: {out}");
+    assert!(
+        out.contains("[boxed] ! the job's `container:` needs a container engine: /nonexistent/podman is not installed here"),
+        "the reason is shown: {out}"
+    );
+    assert!(
+        out.contains("[served] ! the job's `services:` (service containers) are not supported yet"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("inside") && !out.contains("  served"),
+        "nothing ran on the host instead: {out}"
+    );
+}
+
+/// A busybox image made here (no registry): `localhost/andon-test-busybox:1`.
+fn busybox_image(podman: &str, dir: &std::path::Path) {
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for app in ["sh", "cat", "echo", "ls", "sleep", "test", "tr", "mkdir"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(app)).unwrap();
+    }
+    let tar = dir.join("rootfs.tar");
+    let ok =
+        Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
+    assert!(ok.success());
+    let out = Command::new(podman)
+        .args(["import", "--quiet"])
+        .arg(&tar)
+        .arg("localhost/andon-test-busybox:1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "podman import: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn containers(podman: &str) -> Vec<String> {
+    let out = Command::new(podman).args(["ps", "-a", "--format", "{{.Names}}"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|n| n.starts_with("andon-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn jobs_run_in_their_container_and_leave_none_behind() {
+    let Some(podman) = common::program("ANDON_TEST_PODMAN", "/usr/bin/podman", "podman") else {
+        return;
+    };
+    if common::program("ANDON_TEST_BUSYBOX", "/bin/busybox", "busybox-static").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    busybox_image(&podman, dir.path());
+    let repo = dir.path().join("repo");
+    let wf = repo.join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(repo.join("README"), "hello from the repository\n").unwrap();
+    std::fs::write(
+        wf.join("c.yml"),
+        r#"on: push
+jobs:
+  boxed:
+    runs-on: x
+    container:
+      image: localhost/andon-test-busybox:1
+      env: {IN_BOX: "yes"}
+    outputs:
+      answer: ${{ steps.calc.outputs.answer }}
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          echo "pid 1 is: $(cat /proc/1/cmdline | tr '\0' ' ')"
+          echo "workspace $GITHUB_WORKSPACE has: $(cat README)"
+          echo "IN_BOX=$IN_BOX SECRET_LEN=${#SECRET}"
+          echo "**From the box**" >> "$GITHUB_STEP_SUMMARY"
+        env: {SECRET: "${{ secrets.TOKEN }}"}
+      - id: calc
+        run: echo "answer=42" >> "$GITHUB_OUTPUT"
+      - run: mkdir -p out && echo built > out/file.txt
+      - uses: actions/upload-artifact@v4
+        with: {name: out, path: out/}
+  after:
+    needs: boxed
+    runs-on: x
+    steps:
+      - run: echo "answer on the host is ${{ needs.boxed.outputs.answer }}"
+"#,
+    )
+    .unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "c"]);
+    let cache = dir.path().join("cache");
+    let (code, out, err) = run_env(
+        &repo,
+        &["run", "--secret", "TOKEN=s3cr3t-value"],
+        &[("XDG_CACHE_HOME", cache.to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("[boxed]   started container andon-"), "{out}");
+    // PID 1 is the container's lifeline reader (sh has exec'd into cat): the step is
+    // in the container's PID namespace, not the host's.
+    assert!(
+        out.contains("[boxed]   pid 1 is: cat /__w/_temp/_lifeline"),
+        "steps run in the container: {out}"
+    );
+    assert!(
+        out.contains("[boxed]   workspace /__w/workspace has: hello from the repository"),
+        "{out}"
+    );
+    assert!(out.contains("[boxed]   IN_BOX=yes SECRET_LEN=12"), "{out}");
+    assert!(out.contains("[after]   answer on the host is 42"), "{out}");
+    assert!(out.contains("uploaded artifact 'out': 1 files"), "{out}");
+    assert!(out.contains("**From the box**"), "the summary is printed: {out}");
+    assert!(!out.contains("s3cr3t-value"), "{out}");
+    assert!(
+        containers(&podman).is_empty(),
+        "the job's container is gone: {:?}",
+        containers(&podman)
+    );
+
+    // kill -9 of andon while a container job runs: the container ends with it.
+    std::fs::write(
+        wf.join("c.yml"),
+        "on: push\njobs:\n  long:\n    runs-on: x\n    container: localhost/andon-test-busybox:1\n    steps:\n      - run: echo started; sleep 120\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-q", "-am", "long"]);
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(&repo)
+        .env("XDG_CACHE_HOME", &cache)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    loop {
+        let l = lines.next().expect("andon run ended early").unwrap();
+        if l.contains("[long]   started") {
+            break;
+        }
+    }
+    assert_eq!(containers(&podman).len(), 1, "one container while the job runs");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !containers(&podman).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container outlived andon: {:?}",
+            containers(&podman)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -201,10 +201,17 @@ async fn checkout(place: &Place, with: &[(String, String)]) -> Result<String, St
         _ => place.workspace.clone(),
     };
     let target = get("ref").filter(|r| !r.is_empty()).unwrap_or_else(|| place.sha.clone());
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    }
+    // The directory is emptied, not replaced: a job's container has it mounted.
     std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    for entry in std::fs::read_dir(&dest).map_err(|e| format!("{}: {e}", dest.display()))? {
+        let p = entry.map_err(|e| format!("{}: {e}", dest.display()))?.path();
+        let gone = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        gone.map_err(|e| format!("{}: {e}", p.display()))?;
+    }
     let repo = place.repo.display().to_string();
     // Objects are shared with the local repository (no copy); the workspace is its own.
     git(&["clone", "--quiet", "--shared", "--no-checkout", &repo, "."], &dest).await?;
@@ -267,6 +274,8 @@ struct Session<'a> {
     env: Vec<(String, String)>,
     paths: Vec<PathBuf>,
     post: Vec<PostSave>,
+    /// The job's container (`container:`), when it runs in one.
+    container: Option<crate::container::Exec>,
     failed: bool,
     cancelled: bool,
     results: Vec<(String, StepResult)>,
@@ -376,6 +385,7 @@ impl Session<'_> {
                     env: process_env,
                     path_prepend: self.paths.clone(),
                     timeout,
+                    container: self.container.clone(),
                 };
                 let events = &mut *self.events;
                 let mut forward = |e: Event| events(JobEvent::Line(e));
@@ -579,29 +589,18 @@ pub async fn run(
         env: Vec::new(),
         paths: Vec::new(),
         post: Vec::new(),
+        container: None,
         failed: false,
         cancelled: false,
         results: Vec::new(),
     };
-    // Jobs in containers need a container engine; andon runs jobs as local processes.
-    for (what, t) in [("container", &job.container), ("services", &job.services)] {
-        if t.is_some() {
-            let engine = ["docker", "podman"].iter().find(|e| which(e, &[]).is_some());
-            let why = match engine {
-                Some(e) => format!(
-                    "the job's `{what}:` needs a container executor, which this andon does not have yet ({e} is installed)"
-                ),
-                None => format!(
-                    "the job's `{what}:` needs Docker or Podman, and neither is installed here"
-                ),
-            };
-            session.problem(why);
-            return JobResult {
-                status: Status::Failure,
-                outputs: Object::new(),
-                steps: Vec::new(),
-            };
-        }
+    let failed =
+        || JobResult { status: Status::Failure, outputs: Object::new(), steps: Vec::new() };
+    if job.services.is_some() {
+        session.problem(
+            "the job's `services:` (service containers) are not supported yet; start what the job needs in a step, or as an andon Service".into(),
+        );
+        return failed();
     }
     // env: the workflow's, then the job's (each evaluated with what came before).
     for t in [wf.env.as_ref(), job.env.as_ref()].into_iter().flatten() {
@@ -618,8 +617,68 @@ pub async fn run(
             }
         }
     }
+    // `container:` — the job's run steps go into a container of that image.
+    let mut running = None;
+    if let Some(t) = &job.container {
+        let spec = t
+            .evaluate(&session.host())
+            .map_err(|e| e.to_string())
+            .and_then(|v| crate::container::spec_of(&v));
+        match spec {
+            Err(e) => {
+                session.problem(format!("container: {e}"));
+                return failed();
+            }
+            // An empty image runs the job on the host, as GitHub does.
+            Ok(spec) if spec.image.is_empty() => {}
+            Ok(spec) => {
+                let name = place
+                    .workspace
+                    .parent()
+                    .and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let name: String = format!("{}-{name}", place.run_id)
+                    .chars()
+                    .map(
+                        |c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' },
+                    )
+                    .collect();
+                let started = match crate::container::find_engine().await {
+                    Ok(engine) => {
+                        crate::container::start(
+                            &engine,
+                            &spec,
+                            &name,
+                            &place.workspace,
+                            &place.temp,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(format!("the job's `container:` {e}")),
+                };
+                match started {
+                    Ok(c) => {
+                        (session.events)(JobEvent::Line(Event::Out(format!(
+                            "started container {} from {} ({})",
+                            c.exec.name, spec.image, c.exec.engine
+                        ))));
+                        session.container = Some(c.exec.clone());
+                        running = Some(c);
+                    }
+                    Err(e) => {
+                        session.problem(e);
+                        return failed();
+                    }
+                }
+            }
+        }
+    }
     let mut steps_ctx = Object::new();
     session.steps(&job.steps, &mut steps_ctx, 0).await;
+    if let Some(c) = running {
+        c.stop().await;
+    }
     let status = if session.cancelled {
         Status::Cancelled
     } else if session.failed {

@@ -2,6 +2,7 @@
 //! step's output, file commands after it, and secret masking of every line.
 
 pub mod commands;
+pub mod container;
 pub mod files;
 pub mod git;
 pub mod job;

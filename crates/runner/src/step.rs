@@ -40,6 +40,8 @@ pub struct Script {
     /// Directories put first on PATH (from `GITHUB_PATH`).
     pub path_prepend: Vec<PathBuf>,
     pub timeout: Option<Duration>,
+    /// The job's container, when the job runs in one.
+    pub container: Option<crate::container::Exec>,
 }
 
 /// What a step printed or did, as it happens (already masked).
@@ -184,7 +186,13 @@ pub async fn run(
     mut cancel: tokio::sync::watch::Receiver<bool>,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Finished, String> {
-    let (cmdline, ext) = shell_command(step.shell.as_deref())?;
+    let (mut cmdline, ext) = shell_command(step.shell.as_deref())?;
+    // The default shell in a container is the image's bash, else its sh.
+    if let Some(c) = &step.container
+        && step.shell.as_deref().is_none_or(|s| s.trim().is_empty())
+    {
+        cmdline = vec![if c.has_bash { "bash" } else { "sh" }.into(), "-e".into(), "{0}".into()];
+    }
     std::fs::create_dir_all(temp).map_err(|e| format!("{}: {e}", temp.display()))?;
     let id = unique_id();
     let script_path = temp.join(format!("{id}{ext}"));
@@ -213,19 +221,46 @@ pub async fn run(
     ] {
         env.insert(k.to_string(), p.display().to_string());
     }
-    let args: Vec<String> =
-        cmdline[1..].iter().map(|a| a.replace("{0}", &script_path.display().to_string())).collect();
     let allow_unsecure = env.get("ACTIONS_ALLOW_UNSECURE_COMMANDS").is_some_and(|v| v == "true");
-    let launch = Launch {
-        program: cmdline[0].clone(),
-        args,
-        env,
-        working_dir: Some(step.working_dir.clone()),
-        path_prepend: step.path_prepend.clone(),
-        memory_limit: None,
-        cpu_limit_millis: None,
+    let launch = match &step.container {
+        None => Launch {
+            program: cmdline[0].clone(),
+            args: cmdline[1..]
+                .iter()
+                .map(|a| a.replace("{0}", &script_path.display().to_string()))
+                .collect(),
+            env,
+            working_dir: Some(step.working_dir.clone()),
+            path_prepend: step.path_prepend.clone(),
+            memory_limit: None,
+            cpu_limit_millis: None,
+        },
+        Some(c) => {
+            // Paths as the container sees them; GITHUB_PATH's directories before the
+            // image's usual PATH.
+            let mut env: BTreeMap<String, String> =
+                env.into_iter().map(|(k, v)| (k, c.path_in(&v))).collect();
+            if !step.path_prepend.is_empty() {
+                let mut dirs: Vec<String> =
+                    step.path_prepend.iter().map(|p| c.path_in(&p.display().to_string())).collect();
+                dirs.push("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+                env.insert("PATH".into(), dirs.join(":"));
+            }
+            let script = c.path_in(&script_path.display().to_string());
+            let argv: Vec<String> = cmdline.iter().map(|a| a.replace("{0}", &script)).collect();
+            let full = c.command(&c.path_in(&step.working_dir.display().to_string()), &env, &argv);
+            Launch {
+                program: full[0].clone(),
+                args: full[1..].to_vec(),
+                env,
+                working_dir: Some(temp.to_path_buf()),
+                path_prepend: Vec::new(),
+                memory_limit: None,
+                cpu_limit_millis: None,
+            }
+        }
     };
-    let mut child = process::spawn(&launch).map_err(|e| format!("{}: {e}", cmdline[0]))?;
+    let mut child = process::spawn(&launch).map_err(|e| format!("{}: {e}", launch.program))?;
     if let (Some(r), Some(pid)) = (REAPER.get(), child.id()) {
         r.watch(pid);
     }
