@@ -185,7 +185,7 @@ async fn namespaces_are_part_of_identity() {
         (s, v["detail"].as_str().unwrap()),
         (
             404,
-            "unknown resource type \"widgets\"; known: services, environments, scrapeconfigs, prometheusrules, prometheusservicelevels, alertmanagerconfigs, analysistemplates, clusteranalysistemplates, errorbudgetpolicies"
+            "unknown resource type \"widgets\"; known: services, environments, scrapeconfigs, prometheusrules, prometheusservicelevels, alertmanagerconfigs, analysistemplates, clusteranalysistemplates, errorbudgetpolicies, repositories"
         )
     );
     let (s, v) = request(&c, Method::GET, "/api/v1/services?limit=many", None).await;
@@ -280,7 +280,7 @@ async fn cli_exit_codes_follow_the_convention() {
         (o.status.code(), stderr(&o).as_str()),
         (
             Some(2),
-            "error: Invalid input (400): unknown resource type \"pods\"; known: service (svc), environment (env), scrapeconfig (scfg), prometheusrule (rules, promrule), prometheusservicelevel (slo, slos), alertmanagerconfig (amconfig), analysistemplate (at), clusteranalysistemplate (cat), errorbudgetpolicy (ebp)\n"
+            "error: Invalid input (400): unknown resource type \"pods\"; known: service (svc), environment (env), scrapeconfig (scfg), prometheusrule (rules, promrule), prometheusservicelevel (slo, slos), alertmanagerconfig (amconfig), analysistemplate (at), clusteranalysistemplate (cat), errorbudgetpolicy (ebp), repository (repo)\n"
         )
     );
     let o = cli_with_stdin(nowhere, &["frobnicate"], None);

@@ -489,3 +489,162 @@ async fn cancel_rerun_concurrency_and_a_crash_in_the_middle_of_a_run() {
     let (_, list) = request(&c, Method::GET, "/api/v1/runs", None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 4, "{list}");
 }
+
+const RELEASE: &str = r#"name: Release
+on:
+  push:
+    tags: ['v*']
+  schedule:
+    - cron: '* * * * *'
+  workflow_dispatch:
+    inputs:
+      target: {type: choice, options: [staging, production], default: staging}
+      dry-run: {type: boolean, default: true}
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.event_name }} ref=${{ github.ref }} target=${{ inputs.target }} dry=${{ inputs.dry-run }} cron=${{ github.event.schedule }}"
+"#;
+
+#[tokio::test]
+async fn tags_dispatches_and_schedules_start_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin");
+    std::fs::create_dir_all(origin.join(".github/workflows")).unwrap();
+    std::fs::write(origin.join(".github/workflows/release.yml"), RELEASE).unwrap();
+    sh(&origin, "git init -q -b main . && git add -A && git commit -q -m one && git tag v0.1");
+    let a = Andon::start(&tmp.path().join("data"));
+    let c = a.client();
+    apply(&c, &repository("rel", &origin, "")).await;
+    // The first look runs nothing: the workflow runs on tags, and tags that were
+    // already there are only recorded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, v) = request(&c, Method::GET, "/api/v1/repositories/rel", None).await;
+        if v["status"]["lastFetch"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never fetched: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, list) = request(&c, Method::GET, "/api/v1/runs", None).await;
+    let runs = list["items"].as_array().unwrap();
+    assert!(runs.iter().all(|r| r["event"] == "schedule"), "only a schedule may have run: {list}");
+
+    // A new tag is a push of that tag.
+    sh(&origin, "git tag v1.0");
+    let (_, v) =
+        request(&c, Method::POST, "/api/v1/repositories/rel/hooks/push", Some(Vec::new())).await;
+    let id = v["runs"][0].as_u64().unwrap_or_else(|| panic!("{v}"));
+    let run = finished(&c, id).await;
+    assert_eq!(
+        (run["tag"].as_str(), run["event"].as_str(), run["conclusion"].as_str()),
+        (Some("v1.0"), Some("push"), Some("success")),
+        "{run}"
+    );
+    let o = a.cli(&["runs", "logs", &id.to_string()]);
+    assert!(stdout(&o).contains("push ref=refs/tags/v1.0 target= dry= cron="), "{}", stdout(&o));
+
+    // workflow_dispatch with typed inputs, through the CLI and the API.
+    let o = a.cli(&[
+        "runs",
+        "dispatch",
+        "rel",
+        "release.yml",
+        "--input",
+        "target=production",
+        "--input",
+        "dry-run=false",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let id: u64 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        text.ends_with(&format!(
+            "queued (Release on main at {})\n",
+            &sh(&origin, "git rev-parse HEAD")[..7]
+        )),
+        "{text}"
+    );
+    let run = finished(&c, id).await;
+    assert_eq!(
+        run["inputs"],
+        serde_json::json!({"target": "production", "dry-run": false}),
+        "{run}"
+    );
+    let o = a.cli(&["runs", "logs", &id.to_string()]);
+    assert!(
+        stdout(&o)
+            .contains("workflow_dispatch ref=refs/heads/main target=production dry=false cron="),
+        "{}",
+        stdout(&o)
+    );
+    let (s, v) = request(
+        &c,
+        Method::POST,
+        "/api/v1/repositories/rel/workflows/release.yml/dispatches",
+        Some(br#"{"ref": "v0.1", "inputs": {"target": "prod"}}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(
+        v["detail"],
+        "input 'target': \"prod\" is not one of its options (staging, production)"
+    );
+    let (s, v) = request(
+        &c,
+        Method::POST,
+        "/api/v1/repositories/rel/workflows/nope.yml/dispatches",
+        Some(Vec::new()),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(
+        v["detail"].as_str().unwrap().starts_with("no workflow .github/workflows/nope.yml at "),
+        "{v}"
+    );
+    let (s, v) = request(
+        &c,
+        Method::POST,
+        "/api/v1/repositories/rel/workflows/release.yml/dispatches",
+        Some(br#"{"ref": "v0.1"}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["tag"].as_str(), v["branch"].as_str()),
+        (Some("v0.1"), None),
+        "a tag is dispatched as a tag: {v}"
+    );
+    let o = a.cli(&["runs", "dispatch", "rel", "release.yml", "--input", "oops"]);
+    assert_eq!(
+        (o.status.code(), stderr(&o).trim()),
+        (Some(2), "error: --input \"oops\": expected NAME=VALUE")
+    );
+
+    // The schedule fires within a minute, on the default branch's head.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    let scheduled = loop {
+        let (_, list) = request(&c, Method::GET, "/api/v1/runs", None).await;
+        if let Some(r) = list["items"].as_array().unwrap().iter().find(|r| r["event"] == "schedule")
+        {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "the schedule never fired: {list}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        (scheduled["branch"].as_str(), scheduled["actor"].as_str()),
+        (Some("main"), Some("schedule")),
+        "{scheduled}"
+    );
+    let id = scheduled["id"].as_u64().unwrap();
+    finished(&c, id).await;
+    let o = a.cli(&["runs", "logs", &id.to_string()]);
+    assert!(
+        stdout(&o).contains("schedule ref=refs/heads/main target= dry= cron=* * * * *"),
+        "{}",
+        stdout(&o)
+    );
+}

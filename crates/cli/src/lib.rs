@@ -443,6 +443,21 @@ pub enum RunsCommand {
     },
     /// Cancel a queued or running run (its steps' processes are stopped).
     Cancel { id: u64 },
+    /// Run a workflow by hand (`workflow_dispatch`), like `gh workflow run`.
+    Dispatch {
+        /// The Repository.
+        repository: String,
+        /// The workflow file (`ci.yml`, or its path in the repository).
+        workflow: String,
+        /// A branch or tag (default: the repository's default branch).
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+        /// An input as NAME=VALUE (repeatable).
+        #[arg(long = "input", short = 'f')]
+        inputs: Vec<String>,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// Run a finished run again: the same commit and workflow, the next attempt.
     Rerun { id: u64 },
 }

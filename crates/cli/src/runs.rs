@@ -64,6 +64,41 @@ pub(crate) async fn run(c: &Client, what: RunsCommand) -> Result<u8, ClientError
             output::line(&format!("run {id} cancelling"));
             Ok(0)
         }
+        RunsCommand::Dispatch { repository, workflow, git_ref, inputs, namespace } => {
+            let pairs = match crate::workflow::parse_pairs(&inputs, '=', "--input") {
+                Ok(p) => p,
+                Err(e) => {
+                    output::error(&e);
+                    return Ok(2);
+                }
+            };
+            let mut body = serde_json::json!({"inputs": {}});
+            for (k, v) in pairs {
+                body["inputs"][k] = Value::from(v);
+            }
+            if let Some(r) = git_ref {
+                body["ref"] = Value::from(r);
+            }
+            let path = format!(
+                "/api/v1/namespaces/{namespace}/repositories/{repository}/workflows/{}/dispatches",
+                andon_core::url::encode_component(&workflow)
+            );
+            let r = c
+                .json(
+                    Method::POST,
+                    &path,
+                    Some(("application/json", body.to_string().into_bytes())),
+                )
+                .await?;
+            output::line(&format!(
+                "run {} queued ({} on {} at {})",
+                r["id"],
+                s(&r, "workflowName"),
+                r["branch"].as_str().or(r["tag"].as_str()).unwrap_or(""),
+                short_sha(&r)
+            ));
+            Ok(0)
+        }
         RunsCommand::Rerun { id } => {
             let r = c.json(Method::POST, &format!("/api/v1/runs/{id}/rerun"), None).await?;
             output::line(&format!(

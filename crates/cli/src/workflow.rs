@@ -209,6 +209,22 @@ fn input_values(wf: &andon_pipeline::Workflow, given: &[(String, String)]) -> Ob
     out
 }
 
+/// The `inputs` context for `--event`: a `workflow_dispatch`'s checked and typed (a
+/// problem is printed, and `None`), else the defaults and `--input`s as text.
+fn inputs_for(
+    wf: &andon_pipeline::Workflow,
+    file: &str,
+    given: &[(String, String)],
+    event: &str,
+) -> Option<Object> {
+    if event != "workflow_dispatch" {
+        return Some(input_values(wf, given));
+    }
+    andon_pipeline::plan::dispatch_inputs(wf, given)
+        .map_err(|e| output::error(&format!("{file}: {e}")))
+        .ok()
+}
+
 /// What `--event` on the checked-out branch means for trigger matching (a push's
 /// paths are the last commit's files).
 fn trigger_of(
@@ -371,11 +387,13 @@ async fn execute(
             continue;
         }
         ran += 1;
-        let input_values = input_values(wf, &inputs);
+        let Some(input_values) = inputs_for(wf, file, &inputs, &args.event) else { return 2 };
         let opts = local::Options {
             repo: root.to_path_buf(),
             sha: sha.clone(),
             branch: branch.clone(),
+            tag: None,
+            schedule: None,
             event: args.event.clone(),
             repository: repository.clone(),
             actor: actor.clone(),
@@ -538,7 +556,7 @@ fn dry_run(
             github.insert("ref", Value::from(format!("refs/heads/{b}")));
             github.insert("ref_name", Value::from(b.as_str()));
         }
-        let input_values = input_values(wf, &inputs);
+        let Some(input_values) = inputs_for(wf, file, &inputs, &args.event) else { return 2 };
         let mut host = Object::new();
         host.insert("github", Value::from(github));
         host.insert("inputs", Value::from(input_values));

@@ -256,6 +256,66 @@ pub fn plan(wf: &Workflow, host: &dyn Host) -> Result<Plan, String> {
     Ok(Plan { jobs, levels })
 }
 
+/// The `inputs` of a `workflow_dispatch` run: the given values (text, as a form or
+/// `--input k=v` gives them) checked against the workflow's inputs and typed as GitHub
+/// types them (`boolean` → true/false, `number` → a number, others text), defaults for
+/// the rest. Unknown inputs, missing required ones, a choice outside its options, and
+/// values that are not of their type are errors, all of them reported.
+pub fn dispatch_inputs(wf: &Workflow, given: &[(String, String)]) -> Result<Object, String> {
+    let mut out = Object::new();
+    let mut problems = Vec::new();
+    for (k, _) in given {
+        if !wf.dispatch_inputs.iter().any(|i| i.name == *k) {
+            problems.push(format!("unexpected input '{k}'"));
+        }
+    }
+    for i in &wf.dispatch_inputs {
+        let value = given.iter().rev().find(|(k, _)| *k == i.name).map(|(_, v)| v.clone());
+        let text = match (&value, &i.default) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(d)) => Some(d.literal().to_display()),
+            (None, None) => None,
+        };
+        let Some(text) = text else {
+            if i.required {
+                problems.push(format!("input '{}' is required", i.name));
+            }
+            continue;
+        };
+        let typed = match i.kind.as_str() {
+            "boolean" => match text.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => {
+                    problems.push(format!(
+                        "input '{}': {text:?} is not a boolean (true or false)",
+                        i.name
+                    ));
+                    continue;
+                }
+            },
+            "number" => match text.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() => Value::Number(n),
+                _ => {
+                    problems.push(format!("input '{}': {text:?} is not a number", i.name));
+                    continue;
+                }
+            },
+            "choice" if !i.options.contains(&text) => {
+                problems.push(format!(
+                    "input '{}': {text:?} is not one of its options ({})",
+                    i.name,
+                    i.options.join(", ")
+                ));
+                continue;
+            }
+            _ => Value::from(text.as_str()),
+        };
+        out.insert(i.name.clone(), typed);
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems.join("; ")) }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -281,6 +341,24 @@ mod tests {
     }
 
     const JOB: &str = "jobs:\n  a:\n    runs-on: x\n    steps: [{run: echo}]\n";
+
+    #[test]
+    fn dispatch_inputs_are_checked_and_typed() {
+        let w = wf(&format!(
+            "on:\n  workflow_dispatch:\n    inputs:\n      env: {{type: choice, options: [staging, production], default: staging}}\n      dry: {{type: boolean, default: true}}\n      count: {{type: number, required: true}}\n      note: {{type: string}}\n{JOB}"
+        ));
+        let given = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let o = dispatch_inputs(&w, &given(&[("count", "3"), ("dry", "false")])).unwrap();
+        assert_eq!(Value::from(o).to_json(), r#"{"env":"staging","dry":false,"count":3}"#);
+        let e = dispatch_inputs(&w, &given(&[("env", "prod"), ("dry", "yes"), ("color", "red")]))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "unexpected input 'color'; input 'env': \"prod\" is not one of its options (staging, production); input 'dry': \"yes\" is not a boolean (true or false); input 'count' is required"
+        );
+    }
 
     #[test]
     fn triggers_follow_the_filters() {

@@ -99,6 +99,34 @@ impl Mirror {
             .collect())
     }
 
+    /// Every tag and the commit it points at (annotated tags peeled).
+    pub async fn tags(&self) -> Result<Vec<(String, String)>, String> {
+        let out = git(
+            Some(&self.dir),
+            &[
+                "for-each-ref",
+                "--format=%(refname:strip=2) %(objectname) %(*objectname)",
+                "refs/tags",
+            ],
+        )
+        .await?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split(' ');
+                let (name, obj, peeled) =
+                    (parts.next()?, parts.next()?, parts.next().unwrap_or(""));
+                Some((name.to_string(), if peeled.is_empty() { obj } else { peeled }.to_string()))
+            })
+            .collect())
+    }
+
+    /// The default branch (where the mirror's HEAD points).
+    pub async fn default_branch(&self) -> Option<String> {
+        let out = git(Some(&self.dir), &["symbolic-ref", "--short", "HEAD"]).await.ok()?;
+        Some(out.trim().to_string()).filter(|b| !b.is_empty())
+    }
+
     /// The full sha of a revision (a sha, a branch) that names a commit.
     pub async fn resolve(&self, rev: &str) -> Result<String, String> {
         if rev.starts_with('-') {
@@ -220,6 +248,13 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(m.changed_paths(Some(&first), &second).await.unwrap(), vec!["src.txt"]);
         assert_eq!(m.resolve("main").await.unwrap(), second);
+        sh(&origin, "git tag v1 && git tag -a v2 -m release HEAD~1");
+        m.sync(origin.to_str().unwrap()).await.unwrap();
+        assert_eq!(
+            m.tags().await.unwrap(),
+            vec![("v1".to_string(), second.clone()), ("v2".to_string(), first.clone())]
+        );
+        assert_eq!(m.default_branch().await.as_deref(), Some("main"));
         assert!(m.resolve("nope").await.unwrap_err().contains("no commit \"nope\""));
         assert!(m.resolve("--all").await.is_err());
         let bad = Mirror::new(t.path().join("other.git"));

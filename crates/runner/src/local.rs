@@ -22,6 +22,10 @@ pub struct Options {
     pub repo: PathBuf,
     pub sha: String,
     pub branch: Option<String>,
+    /// A tag push's tag (then `github.ref` is `refs/tags/…`).
+    pub tag: Option<String>,
+    /// The cron of a `schedule` run (`github.event.schedule`).
+    pub schedule: Option<String>,
     pub event: String,
     pub repository: String,
     pub actor: String,
@@ -147,10 +151,15 @@ pub fn github_context(wf: &Workflow, o: &Options, event_path: &std::path::Path) 
     let put = |g: &mut Object, k: &str, v: &str| g.insert(k, Value::from(v));
     put(&mut g, "event_name", &o.event);
     put(&mut g, "sha", &o.sha);
-    if let Some(b) = &o.branch {
-        put(&mut g, "ref", &format!("refs/heads/{b}"));
-        put(&mut g, "ref_name", b);
-        put(&mut g, "ref_type", "branch");
+    let git_ref = match (&o.tag, &o.branch) {
+        (Some(t), _) => Some((format!("refs/tags/{t}"), t, "tag")),
+        (None, Some(b)) => Some((format!("refs/heads/{b}"), b, "branch")),
+        (None, None) => None,
+    };
+    if let Some((r, name, kind)) = &git_ref {
+        put(&mut g, "ref", r);
+        put(&mut g, "ref_name", name);
+        put(&mut g, "ref_type", kind);
     }
     put(&mut g, "repository", &o.repository);
     put(&mut g, "repository_owner", o.repository.split('/').next().unwrap_or(""));
@@ -172,8 +181,11 @@ pub fn github_context(wf: &Workflow, o: &Options, event_path: &std::path::Path) 
     put(&mut g, "api_url", "https://api.github.com");
     put(&mut g, "event_path", &event_path.display().to_string());
     let mut event = Object::new();
-    if let Some(b) = &o.branch {
-        event.insert("ref", Value::from(format!("refs/heads/{b}")));
+    if let Some((r, _, _)) = &git_ref {
+        event.insert("ref", Value::from(r.as_str()));
+    }
+    if let Some(cron) = &o.schedule {
+        event.insert("schedule", Value::from(cron.as_str()));
     }
     event.insert("after", Value::from(o.sha.as_str()));
     let mut commit = Object::new();

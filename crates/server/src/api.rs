@@ -74,6 +74,14 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/runs/{id}/artifacts/{name}/{*path}",
             get(crate::pipelines_api::artifact_file),
         )
+        .route(
+            "/api/v1/{plural}/{name}/workflows/{workflow}/dispatches",
+            post(crate::pipelines_api::dispatch),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}/{name}/workflows/{workflow}/dispatches",
+            post(crate::pipelines_api::dispatch),
+        )
         .route("/api/v1/{plural}/{name}/hooks/push", post(crate::pipelines_api::push_hook))
         .route(
             "/api/v1/namespaces/{ns}/{plural}/{name}/hooks/push",

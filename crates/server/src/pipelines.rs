@@ -117,6 +117,14 @@ pub(crate) struct RunRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The cron of a scheduled run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// A `workflow_dispatch` run's inputs, typed.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
     pub sha: String,
     pub author: String,
@@ -164,6 +172,9 @@ impl RunRecord {
         if let Some(b) = &self.branch {
             m.insert("branch".into(), json!(b));
         }
+        if let Some(t) = &self.tag {
+            m.insert("tag".into(), json!(t));
+        }
         m
     }
 
@@ -196,7 +207,16 @@ impl Registry {
     /// Applies one transition (live, or read back from the journal).
     fn apply(&mut self, kind: &str, d: &serde_json::Value) {
         if kind == PUSH {
-            self.heads.insert((text(d, "repository"), text(d, "branch")), text(d, "after"));
+            let repo = text(d, "repository");
+            // The refs first seen (a repository's tags), or one ref's new commit.
+            if let Some(refs) = d["refs"].as_object() {
+                for (r, sha) in refs {
+                    self.heads.insert((repo.clone(), r.clone()), sha.as_str().unwrap_or("").into());
+                }
+                return;
+            }
+            let r = d["ref"].as_str().map_or_else(|| text(d, "branch"), str::to_owned);
+            self.heads.insert((repo, r), text(d, "after"));
             return;
         }
         if kind == RUN_QUEUED {
@@ -317,6 +337,8 @@ struct Live {
 /// One watched repository.
 struct Watch {
     stop: watch::Sender<bool>,
+    /// Told after each fetch (the watcher reads the schedules again).
+    fetched: Arc<Notify>,
 }
 
 pub(crate) struct Pipelines {
@@ -333,12 +355,24 @@ pub(crate) struct Pipelines {
     ended: Notify,
 }
 
-/// A new commit on a branch.
-struct Push {
-    branch: String,
+/// What starts runs: an event about a commit.
+#[derive(Default)]
+struct Start {
+    /// `push`, `workflow_dispatch` or `schedule`.
+    event: String,
+    branch: Option<String>,
+    tag: Option<String>,
     before: Option<String>,
     commit: Commit,
     actor: String,
+    /// The files a push changed (`None`: unknown; path filters pass).
+    paths: Option<Vec<String>>,
+    /// `workflow_dispatch` inputs, as text.
+    inputs: Vec<(String, String)>,
+    /// Only this workflow file.
+    workflow: Option<String>,
+    /// The cron that fired.
+    schedule: Option<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -535,25 +569,155 @@ impl Pipelines {
         }
         let Some(spec) = spec else { return };
         let (stop, mut stopped) = watch::channel(false);
-        watches.insert(key.clone(), Watch { stop });
+        let fetched = Arc::new(Notify::new());
+        watches.insert(key.clone(), Watch { stop, fetched: fetched.clone() });
         let p = self.clone();
         let key = key.clone();
         tokio::spawn(async move {
+            let every = spec.poll_every();
+            let mut next_poll = Some(tokio::time::Instant::now());
+            // The default branch's schedules: (workflow, cron text, cron, next time in ms).
+            let mut crons: Vec<(String, String, andon_pipeline::cron::Cron, i64)> = Vec::new();
             loop {
-                if let Err(e) = p.poll(&key, "andon").await {
-                    tracing::warn!(repository = %key, error = %e, "pipelines: poll failed");
+                if next_poll.is_some_and(|t| t <= tokio::time::Instant::now()) {
+                    if let Err(e) = p.poll(&key, "andon").await {
+                        tracing::warn!(repository = %key, error = %e, "pipelines: poll failed");
+                    }
+                    next_poll = every.map(|d| tokio::time::Instant::now() + d);
+                    crons = p.schedules(&key).await;
                 }
-                let every = spec.poll_every().unwrap_or(Duration::from_secs(365 * 24 * 3600));
+                let now = now_ms();
+                for (file, text, cron, next) in &mut crons {
+                    if *next <= now {
+                        if let Err(e) = p.scheduled(&key, file, text).await {
+                            tracing::warn!(repository = %key, workflow = %file, error = %e, "pipelines: scheduled run not started");
+                        }
+                        *next = cron.next_after(now).unwrap_or(i64::MAX);
+                    }
+                }
+                let until_cron = crons
+                    .iter()
+                    .map(|c| c.3)
+                    .min()
+                    .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)));
+                let until_poll =
+                    next_poll.map(|t| t.saturating_duration_since(tokio::time::Instant::now()));
+                let wait = match (until_cron, until_poll) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => Duration::from_secs(3600),
+                };
                 tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    // A push hook fetched: the schedules may have changed.
+                    _ = fetched.notified() => crons = p.schedules(&key).await,
                     _ = stopped.changed() => return,
                 }
             }
         });
     }
 
+    /// The schedules of the workflows on a repository's default branch, each with its
+    /// next time.
+    async fn schedules(
+        &self,
+        key: &ObjectRef,
+    ) -> Vec<(String, String, andon_pipeline::cron::Cron, i64)> {
+        let mirror = self.mirror(key);
+        let Some(branch) = mirror.default_branch().await else { return Vec::new() };
+        let Ok(files) = mirror.workflow_files(&branch).await else { return Vec::new() };
+        let now = now_ms();
+        let mut out = Vec::new();
+        for (file, bytes) in files {
+            let Ok(wf) = andon_pipeline::read(&file, &bytes) else { continue };
+            for e in wf.events.iter().filter(|e| e.name == "schedule") {
+                for item in e.config.as_ref().and_then(|c| c.as_seq()).unwrap_or_default() {
+                    let Some(text) = item.get("cron").and_then(|c| c.as_str()) else { continue };
+                    if let Ok(cron) = andon_pipeline::cron::Cron::parse(text)
+                        && let Some(next) = cron.next_after(now)
+                    {
+                        out.push((file.clone(), text.to_string(), cron, next));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A schedule fired: the workflow runs on the default branch's head.
+    async fn scheduled(
+        self: &Arc<Self>,
+        key: &ObjectRef,
+        file: &str,
+        cron: &str,
+    ) -> Result<Vec<u64>, String> {
+        let mirror = self.mirror(key);
+        let branch = mirror.default_branch().await.ok_or("the repository has no default branch")?;
+        let sha = mirror.resolve(&branch).await?;
+        let start = Start {
+            event: "schedule".into(),
+            branch: Some(branch),
+            commit: mirror.commit(&sha).await?,
+            actor: "schedule".into(),
+            workflow: Some(file.to_string()),
+            schedule: Some(cron.to_string()),
+            ..Start::default()
+        };
+        self.start_runs(key, start).await
+    }
+
+    /// Runs a workflow by hand (`workflow_dispatch`) on a branch or tag (default: the
+    /// default branch), with inputs as text.
+    pub(crate) async fn dispatch(
+        self: &Arc<Self>,
+        key: &ObjectRef,
+        workflow: &str,
+        git_ref: Option<&str>,
+        inputs: Vec<(String, String)>,
+        actor: &str,
+    ) -> Result<u64, String> {
+        let mirror = self.mirror(key);
+        if !mirror.dir.join("HEAD").exists() {
+            self.poll(key, actor).await?;
+        }
+        let wanted = match git_ref {
+            Some(r) => r.to_string(),
+            None => mirror.default_branch().await.ok_or("the repository has no default branch")?,
+        };
+        let name = wanted.strip_prefix("refs/heads/").unwrap_or(&wanted).to_string();
+        let (branch, tag) = match name.strip_prefix("refs/tags/") {
+            Some(t) => (None, Some(t.to_string())),
+            None if mirror.tags().await?.iter().any(|(t, _)| *t == name)
+                && !mirror.heads().await?.iter().any(|(b, _)| *b == name) =>
+            {
+                (None, Some(name.clone()))
+            }
+            None => (Some(name.clone()), None),
+        };
+        let sha = mirror.resolve(&wanted).await?;
+        let workflow = if workflow.contains('/') {
+            workflow.to_string()
+        } else {
+            format!(".github/workflows/{workflow}")
+        };
+        let start = Start {
+            event: "workflow_dispatch".into(),
+            branch,
+            tag,
+            commit: mirror.commit(&sha).await?,
+            actor: actor.to_string(),
+            workflow: Some(workflow),
+            inputs,
+            ..Start::default()
+        };
+        let ids = self.start_runs(key, start).await?;
+        ids.first().copied().ok_or_else(|| "no run started".to_string())
+    }
+
     /// Fetches a repository now and runs what its new commits trigger: the ids of the
-    /// runs queued.
+    /// runs queued. Branches (matching the Repository's filters) and tags are pushes
+    /// when their commit moved; the first look at a repository runs its branches' heads
+    /// and only records its tags.
     pub(crate) async fn poll(
         self: &Arc<Self>,
         key: &ObjectRef,
@@ -574,107 +738,162 @@ impl Pipelines {
             return Err(e.clone());
         }
         let heads = mirror.heads().await?;
+        let tags = mirror.tags().await?;
         let patterns = andon_pipeline::pattern::compile(&spec.branches)?;
         let repo = format!("{}/{}", key.namespace, key.name);
+        let first_look = !lock(&self.reg).heads.keys().any(|(r, _)| *r == repo);
+        if first_look && !tags.is_empty() {
+            let refs: serde_json::Map<String, serde_json::Value> =
+                tags.iter().map(|(t, sha)| (format!("refs/tags/{t}"), json!(sha))).collect();
+            self.record_refs(key, actor, json!({"repository": repo, "refs": refs}));
+        }
         let mut queued = Vec::new();
         let mut branches = serde_json::Map::new();
+        let mut pushes = Vec::new();
         for (branch, sha) in heads {
             branches.insert(branch.clone(), json!(sha));
-            if !spec.branches.is_empty() && !andon_pipeline::pattern::included(&patterns, &branch) {
-                continue;
+            if spec.branches.is_empty() || andon_pipeline::pattern::included(&patterns, &branch) {
+                pushes.push((Some(branch), None, sha));
             }
-            let before = lock(&self.reg).heads.get(&(repo.clone(), branch.clone())).cloned();
+        }
+        if !first_look {
+            pushes.extend(tags.iter().map(|(t, sha)| (None, Some(t.clone()), sha.clone())));
+        }
+        for (branch, tag, sha) in pushes {
+            let refname = match (&branch, &tag) {
+                (Some(b), _) => b.clone(),
+                (None, t) => format!("refs/tags/{}", t.as_deref().unwrap_or("")),
+            };
+            let before = lock(&self.reg).heads.get(&(repo.clone(), refname.clone())).cloned();
             if before.as_deref() == Some(sha.as_str()) {
                 continue;
             }
             let commit = mirror.commit(&sha).await?;
-            let push = Push { branch: branch.clone(), before, commit, actor: actor.to_string() };
-            queued.extend(self.on_push(key, &spec, &mirror, push).await);
+            let c = &commit;
+            self.record_refs(
+                key,
+                actor,
+                json!({
+                    "repository": repo, "ref": refname, "branch": branch, "tag": tag,
+                    "before": before, "after": c.sha, "sha": c.sha, "author": c.author,
+                    "authorEmail": c.email, "commitTime": c.time, "message": c.message,
+                }),
+            );
+            let paths = mirror.changed_paths(before.as_deref(), &c.sha).await;
+            let start = Start {
+                event: "push".into(),
+                branch,
+                tag,
+                before,
+                commit,
+                actor: actor.to_string(),
+                paths,
+                ..Start::default()
+            };
+            match self.start_runs(key, start).await {
+                Ok(ids) => queued.extend(ids),
+                Err(e) => tracing::warn!(repository = %key, error = %e, "pipelines: push not run"),
+            }
         }
         status["branches"] = serde_json::Value::Object(branches);
         let _ = self.store.set_status(key, status).await;
+        if let Some(w) = lock(&self.watches).get(key) {
+            w.fetched.notify_one();
+        }
         Ok(queued)
+    }
+
+    /// Journals a push (or the refs first seen) and folds it into the registry.
+    fn record_refs(&self, key: &ObjectRef, actor: &str, data: serde_json::Value) {
+        lock(&self.reg).apply(PUSH, &data);
+        let _ = self.journal.send(NewEvent {
+            kind: PUSH.into(),
+            subject: format!("Repository/{}/{}", key.namespace, key.name),
+            actor: actor.to_string(),
+            data,
+        });
     }
 
     fn mirror(&self, key: &ObjectRef) -> Mirror {
         Mirror::new(self.dir.join("repos").join(&key.namespace).join(format!("{}.git", key.name)))
     }
 
-    /// Records a push and queues the workflows it triggers.
-    async fn on_push(
-        self: &Arc<Self>,
-        key: &ObjectRef,
-        spec: &RepositorySpec,
-        mirror: &Mirror,
-        push: Push,
-    ) -> Vec<u64> {
+    /// Queues the runs an event starts: the workflows at the commit that it triggers
+    /// (one named workflow for `workflow_dispatch` and `schedule`). An invalid workflow
+    /// file a push would read becomes a failed run, as on GitHub.
+    async fn start_runs(self: &Arc<Self>, key: &ObjectRef, s: Start) -> Result<Vec<u64>, String> {
+        let o = self
+            .store
+            .get(key)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("repository {}/{} not found", key.namespace, key.name))?;
+        let spec = repository_spec(&o).ok_or("the stored repository does not read back")?;
+        let mirror = self.mirror(key);
         let repo = format!("{}/{}", key.namespace, key.name);
-        let c = &push.commit;
-        let data = json!({
-            "repository": repo, "branch": push.branch, "before": push.before, "after": c.sha,
-            "sha": c.sha, "author": c.author, "authorEmail": c.email, "commitTime": c.time,
-            "message": c.message,
-        });
-        lock(&self.reg).apply(PUSH, &data);
-        let _ = self.journal.send(NewEvent {
-            kind: PUSH.into(),
-            subject: format!("Repository/{}/{}", key.namespace, key.name),
-            actor: push.actor.clone(),
-            data,
-        });
-        let changed = mirror.changed_paths(push.before.as_deref(), &c.sha).await;
-        let trigger = andon_pipeline::plan::Trigger {
-            event: "push".into(),
-            branch: Some(push.branch.clone()),
-            tag: None,
-            paths: changed,
-            activity: None,
-        };
-        let files = match mirror.workflow_files(&c.sha).await {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(repository = %key, error = %e, "pipelines: cannot read workflow files");
-                return Vec::new();
+        let c = &s.commit;
+        let mut files = mirror.workflow_files(&c.sha).await?;
+        if let Some(w) = &s.workflow {
+            files.retain(|(f, _)| f == w);
+            if files.is_empty() {
+                return Err(format!("no workflow {w} at {}", &c.sha[..c.sha.len().min(12)]));
             }
+        }
+        let trigger = andon_pipeline::plan::Trigger {
+            event: s.event.clone(),
+            branch: s.branch.clone(),
+            tag: s.tag.clone(),
+            paths: s.paths.clone(),
+            activity: None,
         };
         let mut out = Vec::new();
         for (file, bytes) in files {
-            let base = RunRecord {
+            let mut base = RunRecord {
                 repository: repo.clone(),
                 attempt: 1,
                 workflow: file.clone(),
                 workflow_name: file.clone(),
-                event: "push".into(),
-                branch: Some(push.branch.clone()),
-                before: push.before.clone(),
+                event: s.event.clone(),
+                branch: s.branch.clone(),
+                tag: s.tag.clone(),
+                schedule: s.schedule.clone(),
+                before: s.before.clone(),
                 sha: c.sha.clone(),
                 author: c.author.clone(),
                 author_email: c.email.clone(),
                 commit_time: c.time,
                 message: c.message.clone(),
-                actor: push.actor.clone(),
+                actor: s.actor.clone(),
                 ..RunRecord::default()
             };
-            match andon_pipeline::read(&file, &bytes) {
-                Ok(wf) => {
-                    if wf.triggered_by(&trigger).is_ok() {
-                        out.push(self.queue(base, wf, spec.clone(), mirror.clone()));
-                    }
-                }
+            let wf = match andon_pipeline::read(&file, &bytes) {
+                Ok(wf) => wf,
                 Err(problems) => {
-                    // GitHub shows an invalid workflow file as a failed run.
-                    let problems = problems
+                    let problems: Vec<String> = problems
                         .iter()
                         .map(|p| match p.pos {
                             Some(pos) => format!("{file}:{}:{}: {}", pos.line, pos.col, p.message),
                             None => format!("{file}: {}", p.message),
                         })
                         .collect();
+                    if s.event != "push" {
+                        return Err(problems.join("; "));
+                    }
                     out.push(self.queue_invalid(base, problems));
+                    continue;
                 }
+            };
+            if s.event == "workflow_dispatch" {
+                wf.triggered_by(&trigger).map_err(|why| format!("{file} {why}"))?;
+                let inputs = andon_pipeline::plan::dispatch_inputs(&wf, &s.inputs)?;
+                base.inputs =
+                    serde_json::from_str(&Value::from(inputs).to_json()).unwrap_or_default();
+            } else if wf.triggered_by(&trigger).is_err() {
+                continue;
             }
+            out.push(self.queue(base, wf, spec.clone(), mirror.clone()));
         }
-        out
+        Ok(out)
     }
 
     /// A new run's record with its id and number taken (held in the registry at once,
@@ -780,10 +999,20 @@ impl Pipelines {
             repo: mirror.dir.clone(),
             sha: r.sha.clone(),
             branch: r.branch.clone(),
+            tag: r.tag.clone(),
+            schedule: r.schedule.clone(),
             event: r.event.clone(),
             repository: r.repository.clone(),
             actor: r.actor.clone(),
-            inputs: Object::new(),
+            inputs: andon_expr::parse_json(
+                &serde_json::Value::Object(r.inputs.clone()).to_string(),
+            )
+            .ok()
+            .and_then(|v| match v {
+                Value::Object(o) => Some((*o).clone()),
+                _ => None,
+            })
+            .unwrap_or_default(),
             vars,
             secrets: Vec::new(),
             matrix_filter: Vec::new(),

@@ -308,6 +308,28 @@ fn pushed_refs(body: &[u8]) -> Result<Vec<String>, String> {
     Ok(refs)
 }
 
+/// The stored Repository a `…/repositories/{name}/…` path names.
+async fn repository(
+    s: &AppState,
+    t: &Target,
+    what: &str,
+) -> Result<andon_core::ObjectRef, ApiError> {
+    if t.plural != "repositories" {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("{} have no {what}; repositories do", t.plural),
+        ));
+    }
+    let key = t.object(&andon_spec::kinds::REPOSITORY);
+    if s.store.get(&key).await?.is_none() {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("repository {}/{} not found", key.namespace, key.name),
+        ));
+    }
+    Ok(key)
+}
+
 /// `POST …/repositories/{name}/hooks/push`.
 pub(crate) async fn push_hook(
     State(s): State<AppState>,
@@ -315,13 +337,7 @@ pub(crate) async fn push_hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if t.plural != "repositories" {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            format!("{} have no push hooks; repositories do", t.plural),
-        ));
-    }
-    let key = t.object(&andon_spec::kinds::REPOSITORY);
+    let key = repository(&s, &t, "push hooks").await?;
     let event = ["x-github-event", "x-gitea-event", "x-gogs-event"]
         .iter()
         .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
@@ -333,12 +349,6 @@ pub(crate) async fn push_hook(
         return Ok(Json(json!({"ignored": format!("{event} events are not handled")})));
     }
     let refs = pushed_refs(&body).map_err(|e| ApiError::new(ErrorKind::InvalidArgument, e))?;
-    if s.store.get(&key).await?.is_none() {
-        return Err(ApiError::new(
-            ErrorKind::NotFound,
-            format!("repository {}/{} not found", key.namespace, key.name),
-        ));
-    }
     let pusher =
         if headers.contains_key("andon-actor") { actor(&headers) } else { "push-hook".into() };
     let runs = s
@@ -348,6 +358,51 @@ pub(crate) async fn push_hook(
         .await
         .map_err(|e| ApiError::new(ErrorKind::Unavailable, e))?;
     Ok(Json(json!({"refs": refs, "runs": runs})))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DispatchBody {
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    #[serde(default)]
+    inputs: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `POST …/repositories/{name}/workflows/{workflow}/dispatches` (GitHub's shape): runs a
+/// workflow with `workflow_dispatch` on `ref` (default: the default branch); answers the
+/// run.
+pub(crate) async fn dispatch(
+    State(s): State<AppState>,
+    t: Target,
+    Path(p): Path<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = repository(&s, &t, "workflows").await?;
+    let b: DispatchBody = if body.iter().all(u8::is_ascii_whitespace) {
+        DispatchBody { git_ref: None, inputs: serde_json::Map::new() }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                ErrorKind::InvalidArgument,
+                format!("the body is not a dispatch ({{\"ref\", \"inputs\"}}): {e}"),
+            )
+        })?
+    };
+    let inputs = b
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+        .collect();
+    let workflow = p.get("workflow").cloned().unwrap_or_default();
+    let id = s
+        .runtime
+        .pipelines
+        .dispatch(&key, &workflow, b.git_ref.as_deref(), inputs, &actor(&headers))
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Unprocessable, e))?;
+    let record = s.runtime.pipelines.run(id).unwrap_or_default();
+    Ok(Json(serde_json::to_value(record).unwrap_or_default()))
 }
 
 #[cfg(test)]
