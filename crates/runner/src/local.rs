@@ -83,6 +83,64 @@ enum Msg {
     Done(usize, JobResult),
 }
 
+/// How many job events may wait for the run's loop (and its display) at once.
+const EVENTS_IN_FLIGHT: usize = 1024;
+
+/// The jobs' way to the run's loop. On a multi-threaded runtime the channel is bounded
+/// and a job whose events are not taken fast enough waits for room (its step's output
+/// then stays in the pipe, and the step itself waits): memory stays bounded however
+/// slow the display. A single-threaded runtime cannot wait in place, so there the
+/// channel is unbounded.
+#[derive(Clone)]
+enum Events {
+    Bounded(tokio::sync::mpsc::Sender<Msg>),
+    Unbounded(tokio::sync::mpsc::UnboundedSender<Msg>),
+}
+
+enum EventsRx {
+    Bounded(tokio::sync::mpsc::Receiver<Msg>),
+    Unbounded(tokio::sync::mpsc::UnboundedReceiver<Msg>),
+}
+
+fn events_channel() -> (Events, EventsRx) {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        let (tx, rx) = tokio::sync::mpsc::channel(EVENTS_IN_FLIGHT);
+        (Events::Bounded(tx), EventsRx::Bounded(rx))
+    } else {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Events::Unbounded(tx), EventsRx::Unbounded(rx))
+    }
+}
+
+impl Events {
+    fn send(&self, m: Msg) {
+        match self {
+            Events::Unbounded(tx) => {
+                let _ = tx.send(m);
+            }
+            Events::Bounded(tx) => match tx.try_send(m) {
+                Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(m)) => {
+                    tokio::task::block_in_place(|| {
+                        let _ = tx.blocking_send(m);
+                    });
+                }
+            },
+        }
+    }
+}
+
+impl EventsRx {
+    async fn recv(&mut self) -> Option<Msg> {
+        match self {
+            EventsRx::Bounded(rx) => rx.recv().await,
+            EventsRx::Unbounded(rx) => rx.recv().await,
+        }
+    }
+}
+
 /// Named values of a job's `if:` and the status functions from its needs' results.
 struct JobIfHost<'a> {
     values: &'a Object,
@@ -294,7 +352,7 @@ pub async fn run(
     }
     secrets.insert("GITHUB_TOKEN", Value::from(""));
     let mut outputs: Vec<Object> = vec![Object::new(); n];
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let (tx, mut rx) = events_channel();
     let mut stops: Vec<Option<tokio::sync::watch::Sender<bool>>> = Vec::new();
     let mut started_at: Vec<Option<Instant>> = Vec::new();
     let mut timed_out: Vec<bool> = Vec::new();
@@ -415,7 +473,7 @@ pub async fn run(
             timers.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs_f64(limit * 60.0)).await;
                 if timer_tx.send(true).is_ok() {
-                    let _ = timer_done.send(Msg::Event(
+                    timer_done.send(Msg::Event(
                         i,
                         JobEvent::Problem(format!(
                             "The job has exceeded the maximum execution time of {limit} minutes."
@@ -425,11 +483,9 @@ pub async fn run(
             }));
             tokio::spawn(async move {
                 let job = &wf2.jobs[job_i];
-                let mut forward = |e: JobEvent| {
-                    let _ = tx2.send(Msg::Event(i, e));
-                };
+                let mut forward = |e: JobEvent| tx2.send(Msg::Event(i, e));
                 let r = job::run(&wf2, job, &cx, &place, &mut m, stop_rx, &mut forward).await;
-                let _ = tx2.send(Msg::Done(i, r));
+                tx2.send(Msg::Done(i, r));
             });
         }
         if sched.done() {
