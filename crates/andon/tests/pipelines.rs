@@ -96,6 +96,8 @@ jobs:
     steps:
       - uses: actions/checkout@v4
       - run: echo "building $(cat VERSION)"
+      - run: echo "token ${{ secrets.DEPLOY_TOKEN }} has ${#T} characters"
+        env: {T: "${{ secrets.DEPLOY_TOKEN }}"}
       - run: mkdir dist && cp VERSION dist/app.txt
       - uses: actions/upload-artifact@v4
         with: {name: dist, path: dist/}
@@ -132,7 +134,10 @@ async fn pushed_commits_run_their_workflows_on_the_server() {
     let first = sh(&origin, "git rev-parse HEAD");
     let a = Andon::start(&tmp.path().join("data"));
     let c = a.client();
-    apply(&c, &repository("app", &origin, "  vars: {TEAM: platform}\n")).await;
+    let secrets = tmp.path().join("app.env");
+    std::fs::write(&secrets, "# deploy credentials\nDEPLOY_TOKEN=\"tk-9f8e7d6c\"\n").unwrap();
+    let extra = format!("  vars: {{TEAM: platform}}\n  secretsFile: {}\n", secrets.display());
+    apply(&c, &repository("app", &origin, &extra)).await;
 
     // The first look at the repository runs its branches' heads.
     let run = finished(&c, 1).await;
@@ -165,7 +170,7 @@ async fn pushed_commits_run_their_workflows_on_the_server() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     assert_eq!(run["graph"][2]["needs"], serde_json::json!(["test"]));
-    assert_eq!(run["jobs"][0]["steps"].as_array().unwrap().len(), 4, "{run}");
+    assert_eq!(run["jobs"][0]["steps"].as_array().unwrap().len(), 5, "{run}");
     assert!(run["summaries"]["report"].as_str().unwrap().contains("| test | success |"), "{run}");
     let files = &run["artifacts"][0];
     assert_eq!(
@@ -197,6 +202,12 @@ async fn pushed_commits_run_their_workflows_on_the_server() {
             && text.contains("dist (1 files, 6 bytes)"),
         "{text}"
     );
+    let o = a.cli(&["runs", "logs", "1", "--job", "build"]);
+    let text = stdout(&o);
+    assert!(text.contains("[build]   token *** has 11 characters"), "the secret is masked: {text}");
+    assert!(!text.contains("tk-9f8e7d6c"), "{text}");
+    let (_, stored) = request(&c, Method::GET, "/api/v1/repositories/app", None).await;
+    assert!(!stored.to_string().contains("tk-9f8e7d6c"), "{stored}");
     let o = a.cli(&["runs", "logs", "1", "--job", "test"]);
     let text = stdout(&o);
     assert!(
@@ -333,6 +344,27 @@ async fn pushed_commits_run_their_workflows_on_the_server() {
     assert!(problems[0].as_str().unwrap().starts_with(".github/workflows/bad.yml:5:"), "{bad}");
     assert!(bad["jobs"].as_array().unwrap().is_empty());
 
+    // A secrets file that cannot be read fails the run with the reason.
+    std::fs::remove_file(&secrets).unwrap();
+    let (_, v) = request(
+        &c,
+        Method::POST,
+        "/api/v1/repositories/app/workflows/ci.yml/dispatches",
+        Some(Vec::new()),
+    )
+    .await;
+    assert!(v["detail"].as_str().unwrap().contains("does not run on workflow_dispatch"), "{v}");
+    let (_, v) = request(&c, Method::POST, "/api/v1/runs/2/rerun", None).await;
+    let run = finished(&c, v["id"].as_u64().unwrap()).await;
+    assert_eq!(run["conclusion"], "failure");
+    assert!(
+        run["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("secretsFile: {}: ", secrets.display())),
+        "{run}"
+    );
+
     // Bad input: runs that do not exist, ids that are not numbers.
     let (s, v) = request(&c, Method::GET, "/api/v1/runs/99", None).await;
     assert_eq!((s, v["detail"].as_str()), (404, Some("run 99 not found")));
@@ -365,6 +397,12 @@ async fn pushed_commits_run_their_workflows_on_the_server() {
             "spec.branch",
             6,
             "unknown field \"branch\" (did you mean \"branches\"?)",
+        ),
+        (
+            "  url: /srv/git/x\n  secretsFile: secrets.env\n",
+            "spec.secretsFile",
+            6,
+            "\"secrets.env\" is not an absolute path",
         ),
     ] {
         let yaml = format!(

@@ -311,18 +311,7 @@ fn repository_name(root: &Path) -> String {
 fn secrets_of(args: &crate::RunArgs) -> Result<Vec<(String, String)>, String> {
     let mut out = parse_pairs(&args.secrets, '=', "--secret")?;
     if let Some(f) = &args.secret_file {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (k, v) = line
-                .split_once('=')
-                .ok_or_else(|| format!("{}:{}: expected NAME=VALUE", f.display(), n + 1))?;
-            let v = v.trim().trim_matches('"');
-            out.push((k.trim().to_string(), v.to_string()));
-        }
+        out.extend(andon_runner::files::read_secret_file(f)?);
     }
     Ok(out)
 }

@@ -1,7 +1,8 @@
 //! File commands: a step writes `GITHUB_OUTPUT`, `GITHUB_ENV`, `GITHUB_STATE` as
 //! `NAME=value` lines or heredocs (`NAME<<DELIM`, lines, `DELIM`), `GITHUB_PATH` as one
 //! directory per line, `GITHUB_STEP_SUMMARY` as Markdown (at most 1 MiB). Read after
-//! the step ends, with the runner's rules and messages.
+//! the step ends, with the runner's rules and messages. Also secret files (`NAME=VALUE`
+//! lines, as `andon run --secret-file` and a Repository's `secretsFile` give them).
 
 /// The largest step summary kept.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -75,6 +76,24 @@ pub fn read_summary(text: &str) -> Result<&str, String> {
         ));
     }
     Ok(text)
+}
+
+/// Reads a secrets file: `NAME=VALUE` lines (quotes around a value dropped), blank lines
+/// and `#` comments skipped; a line without `=` is an error naming its place.
+pub fn read_secret_file(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{}:{}: expected NAME=VALUE", path.display(), n + 1))?;
+        out.push((k.trim().to_string(), v.trim().trim_matches('"').to_string()));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

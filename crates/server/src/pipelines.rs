@@ -986,7 +986,8 @@ impl Pipelines {
         }
         let p = self.clone();
         let id = r.id;
-        tokio::spawn(async move { p.execute(id, wf, opts).await });
+        let secrets_file = spec.secrets_file.clone();
+        tokio::spawn(async move { p.execute(id, wf, opts, secrets_file).await });
         id
     }
 
@@ -1085,7 +1086,13 @@ impl Pipelines {
     }
 
     /// Waits for a slot and for the run's concurrency group, then runs it.
-    async fn execute(self: Arc<Self>, id: u64, wf: andon_pipeline::Workflow, opts: local::Options) {
+    async fn execute(
+        self: Arc<Self>,
+        id: u64,
+        wf: andon_pipeline::Workflow,
+        opts: local::Options,
+        secrets_file: Option<String>,
+    ) {
         let Some(mut cancel) = lock(&self.live).get(&id).map(|l| l.cancel.subscribe()) else {
             return;
         };
@@ -1135,6 +1142,26 @@ impl Pipelines {
                 ),
             ),
         );
+        // Secrets are read as the run starts, so a changed file counts from the next run.
+        let mut opts = opts;
+        if let Some(f) = &secrets_file {
+            match andon_runner::files::read_secret_file(Path::new(f)) {
+                Ok(pairs) => opts.secrets = pairs,
+                Err(e) => {
+                    let why = format!("secretsFile: {e}");
+                    self.log(id, &LogLine::run("problem", why.clone()));
+                    self.transition(
+                        &run,
+                        RUN_COMPLETED,
+                        json!({"at": now_ms(), "conclusion": "failure", "reason": why}),
+                        "andon",
+                    );
+                    drop(slot);
+                    self.finish(id);
+                    return;
+                }
+            }
+        }
         let mut names: HashMap<usize, String> = HashMap::new();
         let p = self.clone();
         let mut on_event = |e: RunEvent| p.on_run_event(&run, &mut names, e);

@@ -32,6 +32,10 @@ pub struct RepositorySpec {
     /// How many jobs of one run may run at once (default: the machine's cores).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<u32>,
+    /// A file on the server's machine with the runs' secrets (`NAME=VALUE` lines), read
+    /// when each run starts; the values never enter the store or the journal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_file: Option<String>,
 }
 
 /// Whether `url` names something git can fetch: an absolute path or a URL.
@@ -60,7 +64,11 @@ fn url_problem(url: &str) -> Option<String> {
 
 pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<RepositorySpec> {
     let before = ctx.diags.len();
-    let o = ctx.object(node, path, &["url", "branches", "pollInterval", "vars", "parallelism"])?;
+    let o = ctx.object(
+        node,
+        path,
+        &["url", "branches", "pollInterval", "vars", "parallelism", "secretsFile"],
+    )?;
     let url = o.require(ctx, "url").and_then(|n| {
         let p = o.path_of("url");
         let url = ctx.string(n, &p)?;
@@ -118,6 +126,14 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<RepositorySpec> 
     let parallelism = o.opt("parallelism").and_then(|n| {
         ctx.int_min(n, &o.path_of("parallelism"), 1).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
     });
+    let secrets_file = o.opt("secretsFile").and_then(|n| {
+        let p = o.path_of("secretsFile");
+        let f = ctx.string(n, &p)?;
+        if !f.starts_with('/') {
+            ctx.error(n.pos, &p, format!("{f:?} is not an absolute path"));
+        }
+        Some(f)
+    });
     (ctx.diags.len() == before).then_some(RepositorySpec {
         url: url?,
         branches,
@@ -125,6 +141,7 @@ pub fn decode(ctx: &mut Ctx, node: &Node, path: &str) -> Option<RepositorySpec> 
         poll_interval: poll_interval?,
         vars,
         parallelism,
+        secrets_file,
     })
 }
 
