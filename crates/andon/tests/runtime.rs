@@ -50,6 +50,43 @@ async fn instances_are_routed_and_a_killed_instance_costs_no_request() {
         String::from_utf8_lossy(&h2.stderr)
     );
 
+    // HTTP/1.1 in every framing: a chunked request body and one over the retry limit
+    // (streamed), HTTP/1.0 without keep-alive, and pipelined requests on one connection.
+    let curl = |args: &[&str]| {
+        let o = std::process::Command::new("curl").args(["-sS"]).args(args).output().unwrap();
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let big = tmp.path().join("big.bin");
+    std::fs::write(&big, vec![b'x'; 200 * 1024]).unwrap();
+    let data = format!("@{}", big.display());
+    for args in [
+        vec!["-H", "Transfer-Encoding: chunked", "--data-binary", "a=1"],
+        vec!["--data-binary", data.as_str()],
+        vec!["--http1.0"],
+    ] {
+        let mut all = args.clone();
+        let sum = format!("{url}/sum?a=2&b=3");
+        all.extend(["-w", " %{http_code}", sum.as_str()]);
+        let (out, err) = curl(&all);
+        assert!(out.ends_with(" 200") || out.ends_with(" 405"), "{args:?}: {out} {err}");
+    }
+    let addr = url.trim_start_matches("http://").to_owned();
+    let pipelined = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GET /sum?a=1&b=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /sum?a=2&b=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    assert_eq!(pipelined.matches("HTTP/1.1 200 OK").count(), 2, "{pipelined}");
+    assert!(pipelined.contains("{\"sum\":2}") && pipelined.contains("{\"sum\":4}"), "{pipelined}");
+
     let l = load(&url);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let victim = st["instances"][1]["pid"].as_u64().unwrap();

@@ -6,6 +6,7 @@
 //! The table (endpoints by revision, weights, header routes) is replaced atomically: the
 //! supervisor publishes endpoints, progressive delivery sets the policy.
 
+mod h1;
 mod metrics;
 pub mod table;
 
@@ -120,6 +121,8 @@ struct Inner {
     rt: tokio::runtime::Handle,
     routes: RwLock<HashMap<ObjectRef, Arc<Route>>>,
     client: Client<HttpConnector, Body>,
+    /// Idle upstream connections of the HTTP/1.1 fast path.
+    pool: h1::Pool,
     dice: Dice,
     /// Metrics of services that were removed, kept so counters never go backwards.
     retired: RwLock<Vec<(String, Arc<metrics::ServiceMetrics>)>>,
@@ -156,6 +159,7 @@ impl Router {
                 rt: router_runtime(),
                 routes: RwLock::new(HashMap::new()),
                 client,
+                pool: h1::Pool::default(),
                 dice: Dice::new(seed),
                 retired: RwLock::new(Vec::new()),
                 mirrors: RwLock::new(HashMap::new()),
@@ -299,13 +303,15 @@ impl Router {
             let this = self.clone();
             let route = route.clone();
             tokio::spawn(async move {
+                // HTTP/1.1 is served directly; what that path does not take goes to hyper.
+                let Some(rest) = h1::serve(&this, &route, stream, peer).await else { return };
                 let svc = hyper::service::service_fn(move |req| {
                     let this = this.clone();
                     let route = route.clone();
                     async move { Ok::<_, Infallible>(this.proxy(&route, req, peer).await) }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                let _ = builder.serve_connection(TokioIo::new(rest), svc).await;
             });
         }
     }

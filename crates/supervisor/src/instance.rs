@@ -289,6 +289,12 @@ async fn watch_process(
         .collect();
     let mut in_flight = vec![false; probes.len()];
     let mut ready = false;
+    // Until the instance is first ready, a failed readiness probe is tried again sooner
+    // than its period (25 ms, doubling): a new instance joins the rotation moments after
+    // it listens, not a whole period later. Failures before the first success change
+    // nothing (the instance is not ready yet), so this only shortens the wait.
+    let mut ever_ready = false;
+    let mut early_failures: u32 = 0;
     let has_readiness = spec.readiness_probe.is_some();
     if startup_done && !has_readiness {
         ready = true;
@@ -346,8 +352,16 @@ async fn watch_process(
                     }
                     _ => {}
                 }
+                ever_ready |= ready;
                 if due[i].is_some() {
-                    due[i] = Some(Instant::now() + secs(probe.period_seconds).max(Duration::from_millis(100)));
+                    let period = secs(probe.period_seconds).max(Duration::from_millis(100));
+                    let wait = if kind == Kind::Readiness && !ever_ready && !ok {
+                        early_failures += 1;
+                        (Duration::from_millis(25) * 2u32.saturating_pow(early_failures.min(10) - 1)).min(period)
+                    } else {
+                        period
+                    };
+                    due[i] = Some(Instant::now() + wait);
                 }
             }
             _ = sleep => {
