@@ -35,13 +35,21 @@ const IDLE_FOR: Duration = Duration::from_secs(90);
 /// Idle keep-alive connections to instances.
 #[derive(Default)]
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>>,
+    idle: Mutex<Idle>,
+}
+
+#[derive(Default)]
+struct Idle {
+    by_addr: HashMap<SocketAddr, Vec<(TcpStream, Instant)>>,
+    /// When connections past their idle time were last closed (instances come and go,
+    /// so some addresses are never asked for again).
+    swept: Option<Instant>,
 }
 
 impl Pool {
     fn take(&self, addr: SocketAddr) -> Option<TcpStream> {
         let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(&addr)?;
+        let list = idle.by_addr.get_mut(&addr)?;
         while let Some((s, since)) = list.pop() {
             if since.elapsed() < IDLE_FOR {
                 return Some(s);
@@ -51,11 +59,18 @@ impl Pool {
     }
 
     fn put(&self, addr: SocketAddr, s: TcpStream) {
-        if let Ok(mut idle) = self.idle.lock() {
-            let list = idle.entry(addr).or_default();
-            if list.len() < MAX_IDLE {
-                list.push((s, Instant::now()));
-            }
+        let Ok(mut idle) = self.idle.lock() else { return };
+        let now = Instant::now();
+        if idle.swept.is_none_or(|t| now.duration_since(t) > Duration::from_secs(10)) {
+            idle.swept = Some(now);
+            idle.by_addr.retain(|_, list| {
+                list.retain(|(_, since)| now.duration_since(*since) < IDLE_FOR);
+                !list.is_empty()
+            });
+        }
+        let list = idle.by_addr.entry(addr).or_default();
+        if list.len() < MAX_IDLE {
+            list.push((s, now));
         }
     }
 }
