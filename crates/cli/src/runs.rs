@@ -150,7 +150,7 @@ fn show(r: &Value) {
         s(r, "authorEmail"),
         s(r, "message")
     ));
-    let mut status = format!("result: {}", result(r));
+    let mut status = format!("result: {} · queued by {}", result(r), s(r, "actor"));
     if let Some(reason) = r["reason"].as_str() {
         status.push_str(&format!(" ({reason})"));
     }

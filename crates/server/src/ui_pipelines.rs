@@ -50,16 +50,17 @@ pub(crate) async fn list(State(s): State<AppState>) -> Html<String> {
         body.push_str("<p class=\"muted\">No repositories are watched. Apply a <code>Repository</code> (a local path or a git URL) and its workflows run when its branches get new commits.</p></div>");
         return layout("Pipelines", "pipelines", &body);
     }
-    body.push_str("<table><thead><tr><th>run</th><th>repository</th><th>workflow</th><th>branch</th><th>commit</th><th>author</th><th>result</th><th>duration</th><th>queued</th></tr></thead><tbody>");
+    body.push_str("<table><thead><tr><th>run</th><th>repository</th><th>workflow</th><th>event</th><th>ref</th><th>commit</th><th>author</th><th>result</th><th>duration</th><th>queued</th></tr></thead><tbody>");
     for r in &runs {
         let _ = write!(
             body,
-            "<tr><td><a href=\"/ui/pipelines/{id}\">{id}</a></td><td>{repo} #{n}</td><td>{wf}</td><td>{branch}</td><td><code>{sha}</code> {msg}</td><td>{author}</td><td>{badge}</td><td>{dur}</td><td>{queued}</td></tr>",
+            "<tr><td><a href=\"/ui/pipelines/{id}\">{id}</a></td><td>{repo} #{n}</td><td>{wf}</td><td>{event}</td><td>{branch}</td><td><code>{sha}</code> {msg}</td><td>{author}</td><td>{badge}</td><td>{dur}</td><td>{queued}</td></tr>",
             id = r.id,
             repo = esc(&r.repository),
             n = r.number,
             wf = esc(&r.workflow_name),
-            branch = esc(r.branch.as_deref().unwrap_or("")),
+            event = esc(&r.event),
+            branch = esc(r.branch.as_deref().or(r.tag.as_deref()).unwrap_or("")),
             sha = esc(&r.sha[..r.sha.len().min(7)]),
             msg = esc(&r.message),
             author = esc(&r.author),
@@ -137,7 +138,7 @@ pub(crate) async fn detail(State(s): State<AppState>, Path(id): Path<u64>) -> Ht
     );
     let _ = write!(
         body,
-        "<dl><dt>result</dt><dd>{badge}{reason}</dd><dt>repository</dt><dd>{repo} #{n} (attempt {attempt}{rerun})</dd><dt>workflow</dt><dd><code>{file}</code></dd><dt>event</dt><dd>{event} on <b>{branch}</b></dd><dt>commit</dt><dd><code>{sha}</code> {msg}</dd><dt>author</dt><dd>{author} &lt;{email}&gt; at {ctime}</dd><dt>queued</dt><dd>{queued} by {actor}</dd><dt>duration</dt><dd>{dur}</dd></dl>",
+        "<dl><dt>result</dt><dd>{badge}{reason}</dd><dt>repository</dt><dd>{repo} #{n} (attempt {attempt}{rerun})</dd><dt>workflow</dt><dd><code>{file}</code></dd><dt>event</dt><dd>{event} on <b>{branch}</b>{inputs}</dd><dt>commit</dt><dd><code>{sha}</code> {msg}</dd><dt>author</dt><dd>{author} &lt;{email}&gt; at {ctime}</dd><dt>queued</dt><dd>{queued} by {actor}</dd><dt>duration</dt><dd>{dur}</dd></dl>",
         badge = badge(&run.status, run.conclusion.as_deref()),
         reason = run
             .reason
@@ -153,7 +154,15 @@ pub(crate) async fn detail(State(s): State<AppState>, Path(id): Path<u64>) -> Ht
             .unwrap_or_default(),
         file = esc(&run.workflow),
         event = esc(&run.event),
-        branch = esc(run.branch.as_deref().unwrap_or("")),
+        branch = esc(run.branch.as_deref().or(run.tag.as_deref()).unwrap_or("")),
+        inputs = if run.inputs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with inputs <code>{}</code>",
+                esc(&serde_json::Value::Object(run.inputs.clone()).to_string())
+            )
+        },
         sha = esc(&run.sha),
         msg = esc(&run.message),
         author = esc(&run.author),
