@@ -376,5 +376,14 @@ async fn the_pipelines_page_follows_a_run_live() {
         rows.contains("default/app #2") && rows.contains("Gated build") && rows.contains("Ada"),
         "{rows}"
     );
+    // "Run workflow" says why a workflow that does not run on workflow_dispatch cannot.
+    d.script("var f = document.getElementById('dispatch'); f.elements.workflow.value = 'ci.yml'; f.querySelector('button').click(); return true").await;
+    let why = d
+        .wait_for(
+            "var p = document.getElementById('dispatch-result'); return p.className === 'bad' ? p.textContent : null",
+            "the dispatch's answer",
+        )
+        .await;
+    assert_eq!(why, ".github/workflows/ci.yml does not run on workflow_dispatch");
     d.call(Method::DELETE, &format!("/session/{}", d.session), None).await;
 }

@@ -70,6 +70,19 @@ pub(crate) async fn list(State(s): State<AppState>) -> Html<String> {
         );
     }
     body.push_str("</tbody></table>");
+    if !repos.is_empty() {
+        // Run a workflow by hand (workflow_dispatch), like GitHub's "Run workflow".
+        body.push_str("<form class=\"query\" id=\"dispatch\"><select name=\"repository\" aria-label=\"repository\">");
+        for o in &repos {
+            let _ = write!(
+                body,
+                "<option value=\"{ns}/{name}\">{ns}/{name}</option>",
+                ns = esc(&o.namespace),
+                name = esc(&o.name)
+            );
+        }
+        body.push_str("</select><input name=\"workflow\" placeholder=\"workflow file (deploy.yml)\" aria-label=\"workflow\"><input name=\"ref\" placeholder=\"branch or tag (default branch)\" aria-label=\"ref\"><input name=\"inputs\" placeholder=\"inputs: name=value, …\" aria-label=\"inputs\"><button type=\"submit\">Run workflow</button></form><p id=\"dispatch-result\"></p>");
+    }
     if runs.is_empty() {
         body.push_str("<p class=\"muted\">No runs yet: the watched repositories' branches have no new commits that trigger a workflow.</p>");
     }

@@ -63,6 +63,26 @@
       });
     });
   }
+  // The Pipelines page's "Run workflow": a workflow_dispatch, then the run's page.
+  var dispatch = document.getElementById("dispatch");
+  if (dispatch) {
+    dispatch.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var f = dispatch.elements;
+      var repo = f.repository.value.split("/");
+      var inputs = {};
+      f.inputs.value.split(",").forEach(function (pair) {
+        var i = pair.indexOf("=");
+        if (i > 0) inputs[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+      });
+      var body = { inputs: inputs };
+      if (f.ref.value.trim()) body.ref = f.ref.value.trim();
+      var out = document.getElementById("dispatch-result");
+      var url = "/api/v1/namespaces/" + encodeURIComponent(repo[0]) + "/repositories/" + encodeURIComponent(repo[1]) +
+        "/workflows/" + encodeURIComponent(f.workflow.value.trim()) + "/dispatches";
+      command("POST", url, body, out, function (j) { location.href = "/ui/pipelines/" + j.id; });
+    });
+  }
   // Parts of a page redrawn (from the server) when journal events of a kind arrive.
   var parts = document.querySelectorAll("[data-refresh-on]");
   if (parts.length) {
