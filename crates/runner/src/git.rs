@@ -257,6 +257,31 @@ mod tests {
         assert_eq!(m.default_branch().await.as_deref(), Some("main"));
         assert!(m.resolve("nope").await.unwrap_err().contains("no commit \"nope\""));
         assert!(m.resolve("--all").await.is_err());
+        // Over the network too: git's own protocol from `git daemon` on loopback.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut daemon = std::process::Command::new("git")
+            .args(["daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", t.path().display()))
+            .arg(t.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let remote = Mirror::new(t.path().join("remote.git"));
+        let url = format!("git://127.0.0.1:{port}/origin");
+        let mut synced = remote.sync(&url).await;
+        for _ in 0..50 {
+            if synced.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            synced = remote.sync(&url).await;
+        }
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        synced.unwrap();
+        assert_eq!(remote.resolve("main").await.unwrap(), second);
         let bad = Mirror::new(t.path().join("other.git"));
         let e = bad.sync(t.path().join("missing").to_str().unwrap()).await.unwrap_err();
         assert!(e.starts_with("git clone:"), "{e}");
