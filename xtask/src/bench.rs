@@ -543,18 +543,36 @@ async fn router(bin: &Path) -> anyhow::Result<()> {
     if med.len() == 3 {
         println!("throughput andon / nginx (medians): {:.2}x", med[1].0 / med[2].0);
     }
-    // Latency added is compared below saturation: wrk paced at about 1,000 requests/s.
-    let mut p99s = Vec::new();
-    for (name, url) in &targets {
-        let (rps, p50, p99) = wrk_paced(url, dir.path())?;
-        println!("paced: {name:<22} {rps:>6.0} req/s   p50 {p50:>6.3} ms   p99 {p99:>6.3} ms");
-        p99s.push(p99);
+    // Latency added is compared below saturation: wrk paced at about 1,000 requests/s,
+    // five rounds alternating the targets (a p99 of 10,000 requests on a shared machine
+    // swings by a millisecond from one run to the next); the added p99 is taken within
+    // each round, then the median over rounds.
+    let mut added: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    for round in 0..5 {
+        let mut p99s = Vec::new();
+        for (name, url) in &targets {
+            let (rps, p50, p99) = wrk_paced(url, dir.path())?;
+            println!(
+                "paced round {}: {name:<22} {rps:>6.0} req/s   p50 {p50:>6.3} ms   p99 {p99:>6.3} ms",
+                round + 1
+            );
+            p99s.push(p99);
+        }
+        for (i, p) in p99s.iter().enumerate() {
+            added[i].push(p - p99s[0]);
+        }
     }
-    if p99s.len() == 3 {
+    if added.len() == 3 {
+        let med = |v: &[f64]| {
+            let mut x = v.to_vec();
+            x.sort_by(f64::total_cmp);
+            x[x.len() / 2]
+        };
+        let wins = added[1].iter().zip(&added[2]).filter(|(a, n)| a <= n).count();
         println!(
-            "p99 added over direct at ~1,000 req/s: andon {:.3} ms, nginx {:.3} ms",
-            p99s[1] - p99s[0],
-            p99s[2] - p99s[0]
+            "p99 added over direct at ~1,000 req/s (median of 5 rounds): andon {:.3} ms, nginx {:.3} ms; andon added less in {wins} of 5 rounds",
+            med(&added[1]),
+            med(&added[2])
         );
     }
 
