@@ -353,10 +353,6 @@ async fn execute(
     {
         let _ = andon_runner::step::REAPER.set(r);
     }
-    // Job containers a killed `andon run` left behind go first.
-    if workflows.iter().any(|(_, wf)| wf.jobs.iter().any(|j| j.container.is_some())) {
-        andon_runner::container::sweep().await;
-    }
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

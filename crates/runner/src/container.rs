@@ -6,7 +6,8 @@
 //! A container never outlives its job, nor andon: its main process reads a FIFO whose
 //! only writer is andon, so it ends (and `--rm` removes it) when andon's end of the
 //! FIFO closes — when the job ends, or when andon dies, `kill -9` included. Containers
-//! named after a dead andon are also removed when the next one starts ([`sweep`]).
+//! named after a dead andon are also removed when the next one starts its first
+//! container ([`sweep`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -201,6 +202,11 @@ pub async fn start(
     workspace: &Path,
     temp: &Path,
 ) -> Result<Container, String> {
+    // The first container of this andon clears what a dead one may have left.
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        sweep().await;
+    }
     let fifo = temp.join("_lifeline");
     let _ = std::fs::remove_file(&fifo);
     let made = tokio::process::Command::new("mkfifo")

@@ -438,8 +438,6 @@ impl Pipelines {
                 }
             }
         }
-        // Job containers a dead andon left behind.
-        tokio::spawn(andon_runner::container::sweep());
         let mut reg = Registry::default();
         match store.events_of_kinds(KINDS, RESTORE_LIMIT).await {
             Ok(mut events) => {
