@@ -203,7 +203,7 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// The `github` context of a local run.
+/// The `github` context of a run (`o.run_id` as `github.run_id`).
 pub fn github_context(wf: &Workflow, o: &Options, event_path: &std::path::Path) -> Object {
     let mut g = Object::new();
     let put = |g: &mut Object, k: &str, v: &str| g.insert(k, Value::from(v));
@@ -223,15 +223,7 @@ pub fn github_context(wf: &Workflow, o: &Options, event_path: &std::path::Path) 
     put(&mut g, "repository_owner", o.repository.split('/').next().unwrap_or(""));
     put(&mut g, "actor", &o.actor);
     put(&mut g, "triggering_actor", &o.actor);
-    let run_id = if o.run_id.is_empty() {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            .to_string()
-    } else {
-        o.run_id.clone()
-    };
-    put(&mut g, "run_id", &run_id);
+    put(&mut g, "run_id", &o.run_id);
     put(&mut g, "run_number", &o.run_number.max(1).to_string());
     put(&mut g, "run_attempt", &o.run_attempt.max(1).to_string());
     put(&mut g, "workflow", wf.name.as_deref().unwrap_or(&wf.file));
@@ -278,6 +270,8 @@ pub async fn run(
     } else {
         o.run_id.clone()
     };
+    // One id for the run's directories and `github.run_id`.
+    let o = &Options { run_id: run_id.clone(), ..o.clone() };
     let run_dir = o.work_dir.join(format!("run-{run_id}"));
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     let event_path = run_dir.join("event.json");

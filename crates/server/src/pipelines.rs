@@ -332,6 +332,8 @@ impl Registry {
 struct Live {
     cancel: watch::Sender<bool>,
     log_len: watch::Sender<u64>,
+    /// The log, opened at its first line and kept open while the run goes on.
+    log: Option<std::fs::File>,
 }
 
 /// One watched repository.
@@ -536,26 +538,35 @@ impl Pipelines {
         std::fs::read_to_string(self.run_dir(id).join(format!("summary-{key}.md"))).ok()
     }
 
+    /// Appends a line to a run's log (one write; the file stays open while the run is
+    /// live) and tells its followers.
     fn log(&self, id: u64, line: &LogLine) {
         use std::io::Write;
-        let path = self.log_path(id);
-        if let Some(d) = path.parent() {
-            let _ = std::fs::create_dir_all(d);
-        }
         let Ok(mut text) = serde_json::to_string(line) else { return };
         text.push('\n');
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.metadata()));
-        match written {
-            Ok(m) => {
-                if let Some(l) = lock(&self.live).get(&id) {
-                    l.log_len.send_replace(m.len());
-                }
+        let open = || {
+            let path = self.log_path(id);
+            if let Some(d) = path.parent() {
+                let _ = std::fs::create_dir_all(d);
             }
-            Err(e) => tracing::warn!(run = id, error = %e, "pipelines: cannot write the log"),
+            std::fs::OpenOptions::new().create(true).append(true).open(&path)
+        };
+        let mut live = lock(&self.live);
+        let written = match live.get_mut(&id) {
+            Some(l) => {
+                if l.log.is_none() {
+                    l.log = open().map_err(|e| tracing::warn!(run = id, error = %e, "pipelines: cannot open the log")).ok();
+                }
+                l.log.as_mut().map(|f| f.write_all(text.as_bytes())).map(|r| {
+                    r.map(|()| {
+                        l.log_len.send_modify(|n| *n += text.len() as u64);
+                    })
+                })
+            }
+            None => Some(open().and_then(|mut f| f.write_all(text.as_bytes()))),
+        };
+        if let Some(Err(e)) = written {
+            tracing::warn!(run = id, error = %e, "pipelines: cannot write the log");
         }
     }
 
@@ -576,13 +587,17 @@ impl Pipelines {
             let mut next_poll = Some(tokio::time::Instant::now());
             // The default branch's schedules: (workflow, cron text, cron, next time in ms).
             let mut crons: Vec<(String, String, andon_pipeline::cron::Cron, i64)> = Vec::new();
+            // The default branch's commit the schedules were read at.
+            let mut seen: Option<String> = None;
             loop {
                 if next_poll.is_some_and(|t| t <= tokio::time::Instant::now()) {
                     if let Err(e) = p.poll(&key, "andon").await {
                         tracing::warn!(repository = %key, error = %e, "pipelines: poll failed");
                     }
                     next_poll = every.map(|d| tokio::time::Instant::now() + d);
-                    crons = p.schedules(&key).await;
+                    if let Some(c) = p.schedules(&key, &mut seen).await {
+                        crons = c;
+                    }
                 }
                 let now = now_ms();
                 for (file, text, cron, next) in &mut crons {
@@ -608,7 +623,11 @@ impl Pipelines {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     // A push hook fetched: the schedules may have changed.
-                    _ = fetched.notified() => crons = p.schedules(&key).await,
+                    _ = fetched.notified() => {
+                        if let Some(c) = p.schedules(&key, &mut seen).await {
+                            crons = c;
+                        }
+                    }
                     _ = stopped.changed() => return,
                 }
             }
@@ -617,13 +636,20 @@ impl Pipelines {
 
     /// The schedules of the workflows on a repository's default branch, each with its
     /// next time.
+    /// `None` when the default branch is still at `seen` (nothing to read again).
     async fn schedules(
         &self,
         key: &ObjectRef,
-    ) -> Vec<(String, String, andon_pipeline::cron::Cron, i64)> {
+        seen: &mut Option<String>,
+    ) -> Option<Vec<(String, String, andon_pipeline::cron::Cron, i64)>> {
         let mirror = self.mirror(key);
-        let Some(branch) = mirror.default_branch().await else { return Vec::new() };
-        let Ok(files) = mirror.workflow_files(&branch).await else { return Vec::new() };
+        let branch = mirror.default_branch().await?;
+        let sha = mirror.resolve(&branch).await.ok()?;
+        if seen.as_deref() == Some(sha.as_str()) {
+            return None;
+        }
+        *seen = Some(sha.clone());
+        let Ok(files) = mirror.workflow_files(&sha).await else { return Some(Vec::new()) };
         let now = now_ms();
         let mut out = Vec::new();
         for (file, bytes) in files {
@@ -639,7 +665,7 @@ impl Pipelines {
                 }
             }
         }
-        out
+        Some(out)
     }
 
     /// A schedule fired: the workflow runs on the default branch's head.
@@ -661,7 +687,7 @@ impl Pipelines {
             schedule: Some(cron.to_string()),
             ..Start::default()
         };
-        self.start_runs(key, start).await
+        self.start_runs(key, &self.spec_of(key).await?, start).await
     }
 
     /// Runs a workflow by hand (`workflow_dispatch`) on a branch or tag (default: the
@@ -708,7 +734,7 @@ impl Pipelines {
             inputs,
             ..Start::default()
         };
-        let ids = self.start_runs(key, start).await?;
+        let ids = self.start_runs(key, &self.spec_of(key).await?, start).await?;
         ids.first().copied().ok_or_else(|| "no run started".to_string())
     }
 
@@ -723,10 +749,7 @@ impl Pipelines {
     ) -> Result<Vec<u64>, String> {
         let gate = lock(&self.polling).entry(key.clone()).or_default().clone();
         let _one = gate.lock().await;
-        let Some(o) = self.store.get(key).await.map_err(|e| e.to_string())? else {
-            return Err(format!("repository {}/{} not found", key.namespace, key.name));
-        };
-        let spec = repository_spec(&o).ok_or("the stored repository does not read back")?;
+        let spec = self.spec_of(key).await?;
         let mirror = self.mirror(key);
         let fetched = mirror.sync(&spec.url).await;
         let mut status = json!({"lastFetch": andon_core::Timestamp(now_ms()).to_string()});
@@ -788,13 +811,24 @@ impl Pipelines {
                 paths,
                 ..Start::default()
             };
-            match self.start_runs(key, start).await {
+            match self.start_runs(key, &spec, start).await {
                 Ok(ids) => queued.extend(ids),
                 Err(e) => tracing::warn!(repository = %key, error = %e, "pipelines: push not run"),
             }
         }
         status["branches"] = serde_json::Value::Object(branches);
         let _ = self.store.set_status(key, status).await;
+        Ok(queued)
+    }
+
+    /// A push hook: fetches now, runs what is new, and has the watcher read the default
+    /// branch's schedules again.
+    pub(crate) async fn pushed(
+        self: &Arc<Self>,
+        key: &ObjectRef,
+        actor: &str,
+    ) -> Result<Vec<u64>, String> {
+        let queued = self.poll(key, actor).await?;
         if let Some(w) = lock(&self.watches).get(key) {
             w.fetched.notify_one();
         }
@@ -812,6 +846,17 @@ impl Pipelines {
         });
     }
 
+    /// The stored Repository's spec.
+    async fn spec_of(&self, key: &ObjectRef) -> Result<RepositorySpec, String> {
+        let o = self
+            .store
+            .get(key)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("repository {}/{} not found", key.namespace, key.name))?;
+        repository_spec(&o).ok_or_else(|| "the stored repository does not read back".into())
+    }
+
     fn mirror(&self, key: &ObjectRef) -> Mirror {
         Mirror::new(self.dir.join("repos").join(&key.namespace).join(format!("{}.git", key.name)))
     }
@@ -819,14 +864,12 @@ impl Pipelines {
     /// Queues the runs an event starts: the workflows at the commit that it triggers
     /// (one named workflow for `workflow_dispatch` and `schedule`). An invalid workflow
     /// file a push would read becomes a failed run, as on GitHub.
-    async fn start_runs(self: &Arc<Self>, key: &ObjectRef, s: Start) -> Result<Vec<u64>, String> {
-        let o = self
-            .store
-            .get(key)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("repository {}/{} not found", key.namespace, key.name))?;
-        let spec = repository_spec(&o).ok_or("the stored repository does not read back")?;
+    async fn start_runs(
+        self: &Arc<Self>,
+        key: &ObjectRef,
+        spec: &RepositorySpec,
+        s: Start,
+    ) -> Result<Vec<u64>, String> {
         let mirror = self.mirror(key);
         let repo = format!("{}/{}", key.namespace, key.name);
         let c = &s.commit;
@@ -962,7 +1005,7 @@ impl Pipelines {
             r.concurrency = r.concurrency.map(|g| format!("{}:{g}", r.repository));
         }
         let (cancel, _) = watch::channel(false);
-        lock(&self.live).insert(r.id, Live { cancel, log_len: watch::channel(0).0 });
+        lock(&self.live).insert(r.id, Live { cancel, log_len: watch::channel(0).0, log: None });
         self.transition(&r, RUN_QUEUED, json!({"record": r}), &r.actor.clone());
         // Only one pending run per group: a newer one replaces it; with
         // cancel-in-progress, the running one is cancelled too.
@@ -1049,13 +1092,7 @@ impl Pipelines {
         }
         let (ns, name) = old.repository.split_once('/').unwrap_or(("default", ""));
         let key = ObjectRef::new("Repository", ns, name);
-        let o = self
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("repository {} no longer exists", old.repository))?;
-        let spec = repository_spec(&o).ok_or("the stored repository does not read back")?;
+        let spec = self.spec_of(&key).await?;
         let mirror = self.mirror(&key);
         let files = mirror.workflow_files(&old.sha).await?;
         let (_, bytes) = files

@@ -354,7 +354,7 @@ pub(crate) async fn push_hook(
     let runs = s
         .runtime
         .pipelines
-        .poll(&key, &pusher)
+        .pushed(&key, &pusher)
         .await
         .map_err(|e| ApiError::new(ErrorKind::Unavailable, e))?;
     Ok(Json(json!({"refs": refs, "runs": runs})))
