@@ -66,7 +66,7 @@ impl Exec {
 
 /// The container engine to use: `ANDON_CONTAINER_ENGINE`, else Podman, else Docker, when
 /// it answers (`ENGINE info`); the error says why none can be used.
-pub fn engine() -> Result<String, String> {
+fn engine() -> Result<String, String> {
     static ENGINE: OnceLock<Result<String, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
